@@ -1,0 +1,287 @@
+"""Task configuration: the typed models behind `task.yaml`, and loading with readable errors.
+
+Every model forbids unknown keys, so a typo is an error that names the key. Relative paths
+resolve against the task file's folder. `load_task` is the only entry point: it reads the
+YAML, applies command-line overrides, validates, and raises `ConfigError` with one line that
+names the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A problem with the user's task file or options; its message is one readable line."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Budget(_Model):
+    evaluations: int = Field(50, ge=1)
+    """Stop after this many evaluated programs (the initial program counts)."""
+    dollars: float | None = Field(None, ge=0)
+    """Stop when the LLM spend reaches this many US dollars; None: no limit."""
+    wall_seconds: float | None = Field(None, gt=0)
+    """Stop after this much wall-clock time in this session of the run; None: no limit."""
+
+
+class ModelSpec(_Model):
+    name: str = Field(min_length=1)
+    """A litellm model string, e.g. "openai/gpt-4o-mini" or "anthropic/claude-sonnet-4-5"."""
+    weight: float = Field(1.0, gt=0)
+    """Relative chance of this model being picked for a proposal."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp), if not the vendor's."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding this model's API key (default: litellm's)."""
+    temperature: float | None = Field(None, ge=0, le=2)
+    """Overrides `llm.temperature` for this model."""
+
+
+class LLMConfig(_Model):
+    models: tuple[ModelSpec, ...] = ()
+    """The ensemble; empty means no LLM: the built-in tuner proposes."""
+    temperature: float = Field(0.8, ge=0, le=2)
+    max_tokens: int = Field(4096, ge=16)
+    timeout_seconds: float = Field(120.0, gt=0)
+    """Per request."""
+    retries: int = Field(3, ge=0, le=10)
+    """Retries on rate limits, 5xx and timeouts, with exponential backoff."""
+    concurrency: int = Field(4, ge=1, le=64)
+    """LLM requests in flight at once."""
+    tuner_share: float = Field(0.0, ge=0, le=1)
+    """Share of proposals made by the built-in tuner even when an LLM is configured."""
+    edit_format: Literal["diff", "full", "auto"] = "auto"
+    """Ask for SEARCH/REPLACE blocks ("diff"), whole programs ("full"), or let the strategy say."""
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class DescriptorSpec(_Model):
+    name: str = Field(min_length=1)
+    """A metric the evaluator reports (or a built-in: "lines", "diversity")."""
+    low: float | None = None
+    high: float | None = None
+    """The range split into `bins`; values outside fall into the end bins."""
+    bins: int = Field(8, ge=1, le=1000)
+    log: bool = False
+    """Space the bins logarithmically (both bounds must then be positive)."""
+
+
+class MapElitesConfig(_Model):
+    descriptors: tuple[DescriptorSpec, ...] = ()
+    """Behaviour descriptors of the grid; empty: the built-in "lines" and "diversity"."""
+    exploit_ratio: float = Field(0.7, ge=0, le=1)
+    """Chance a parent is drawn from the best elites rather than uniformly from all cells."""
+    elite_pool: int = Field(5, ge=1)
+    """How many top elites exploitation draws from."""
+    inspirations: int = Field(2, ge=0, le=10)
+    """How many other elites are shown to the LLM beside the parent."""
+
+
+class SearchConfig(_Model):
+    strategy: str = "map_elites"
+    """A strategy name ("map_elites") or a dotted import path "package.module:Class"."""
+    seed: int = 0
+    """Seeds the run's random choices (parents, models, tuner)."""
+    map_elites: MapElitesConfig = MapElitesConfig()
+
+
+class EvaluateConfig(_Model):
+    workers: int = Field(2, ge=1, le=256)
+    """Evaluations running at once."""
+    timeout_seconds: float = Field(60.0, gt=0)
+    """Wall-clock limit for one evaluation; the whole process group is killed after it."""
+    memory_mb: int = Field(4096, ge=64)
+    max_processes: int = Field(64, ge=1)
+    output_bytes: int = Field(256_000, ge=1024)
+    """Captured stdout/stderr per stream; the rest is dropped."""
+    cascade_thresholds: tuple[float, ...] = ()
+    """For evaluators with evaluate_stage1/2/3: the combined_score each stage must reach."""
+
+
+class SandboxConfig(_Model):
+    backend: Literal["process", "auto"] = "auto"
+    """"auto" picks the strongest backend available on this machine."""
+
+
+class PromptConfig(_Model):
+    templates: Path | None = None
+    """A folder with Jinja2 templates overriding the built-in ones (same file names)."""
+    system: str | None = None
+    """Extra text appended to the system message."""
+
+
+class Tunable(_Model):
+    choices: tuple[float | int | str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> Tunable:
+        if self.choices is None and (self.low is None or self.high is None):
+            raise ValueError("give either choices or both low and high")
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError("low must be below high")
+        if self.log and self.low is not None and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+
+class TaskConfig(_Model):
+    """A whole task file, validated."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    """Letters, digits, '_', '.', '-': names the run and the default store file."""
+    kind: Literal["program", "kernel", "prompt"]
+    description: str = ""
+    """What the program does and what "better" means: the start of every prompt."""
+    program: Path
+    """The initial program (for program tasks)."""
+    evaluator: Path
+    """A Python file with evaluate(program_path) -> dict (OpenEvolve contract)."""
+    language: str = "python"
+    budget: Budget = Budget()
+    llm: LLMConfig = LLMConfig()
+    search: SearchConfig = SearchConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    sandbox: SandboxConfig = SandboxConfig()
+    prompt: PromptConfig = PromptConfig()
+    scorer: str | None = None
+    """"path/to/file.py:function" or the name of an `evoforge.scorers` entry point."""
+    tunables: dict[str, Tunable] = {}
+    """Constants the built-in tuner may change, by the name assigned in the source."""
+    store: str | None = None
+    """A SQLAlchemy URL; default sqlite:///runs/<name>.db under the current folder."""
+    task_dir: Path = Path(".")
+    """Set by the loader: the folder of the task file."""
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///runs/{self.name}.db"
+
+
+# Command-line overrides: option name -> dotted key in the task file.
+OVERRIDE_KEYS = {
+    "evaluations": "budget.evaluations",
+    "dollars": "budget.dollars",
+    "wall_seconds": "budget.wall_seconds",
+    "strategy": "search.strategy",
+    "seed": "search.seed",
+    "model": "llm.models",
+    "api_base": "llm.api_base",
+    "workers": "evaluate.workers",
+    "store": "store",
+}
+
+_PATH_KEYS = ("program", "evaluator")
+
+
+def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> TaskConfig:
+    """Read, override and validate a task file. Raises ConfigError with one readable line."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such task file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(raw).__name__}")
+    _apply_overrides(raw, overrides or {})
+    task_dir = path.resolve().parent
+    raw["task_dir"] = task_dir
+    try:
+        task = TaskConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    return _resolve_paths(task, path)
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
+    for option, value in overrides.items():
+        if value is None or option in ("model", "api_base"):
+            continue
+        *parents, leaf = OVERRIDE_KEYS[option].split(".")
+        node = raw
+        for key in parents:
+            if node.get(key) is None:
+                node[key] = {}
+            node = node[key]
+        node[leaf] = value
+    model, api_base = overrides.get("model"), overrides.get("api_base")
+    if model is None and api_base is None:
+        return
+    if raw.get("llm") is None:
+        raw["llm"] = {}
+    llm = raw["llm"]
+    if model is not None:
+        llm["models"] = [{"name": model}]
+    if api_base is not None:
+        models = llm.get("models") or []
+        if isinstance(models, (str, dict)):
+            models = [models]
+        if not models:
+            raise ConfigError("--api-base needs a model: pass --model or set llm.models")
+        llm["models"] = [{**({"name": m} if isinstance(m, str) else m), "api_base": api_base} for m in models]
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key"
+    message = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, (dict, list)) or got is None else f", got {got!r}"
+    more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    return f"{key}: {message}{shown}{more}"
+
+
+def _resolve_paths(task: TaskConfig, path: Path) -> TaskConfig:
+    updates: dict[str, Any] = {}
+    for key in _PATH_KEYS:
+        value: Path = getattr(task, key)
+        full = value if value.is_absolute() else task.task_dir / value
+        if not full.is_file():
+            raise ConfigError(f"{path}: {key}: file not found: {full}")
+        updates[key] = full
+    if task.prompt.templates is not None:
+        tdir = task.prompt.templates
+        tdir = tdir if tdir.is_absolute() else task.task_dir / tdir
+        if not tdir.is_dir():
+            raise ConfigError(f"{path}: prompt.templates: folder not found: {tdir}")
+        updates["prompt"] = task.prompt.model_copy(update={"templates": tdir})
+    if task.scorer and ":" in task.scorer:
+        file_part, _, func = task.scorer.rpartition(":")
+        scorer_file = Path(file_part)
+        scorer_file = scorer_file if scorer_file.is_absolute() else task.task_dir / scorer_file
+        if not scorer_file.is_file():
+            raise ConfigError(f"{path}: scorer: file not found: {scorer_file}")
+        if not func.isidentifier():
+            raise ConfigError(f"{path}: scorer: expected 'file.py:function', got {task.scorer!r}")
+        updates["scorer"] = f"{scorer_file}:{func}"
+    return task.model_copy(update=updates)

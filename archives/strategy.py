@@ -1,0 +1,36 @@
+"""The ask/tell protocol every search strategy implements.
+
+Lifecycle: the controller builds a strategy from the task's `search` config, calls `rebuild`
+once with the run's evaluated programs in evaluation order (empty for a new run, the store's
+contents on `--resume`), then loops: `ask(n)` for proposal requests, and `tell(program)` for
+each program once it is evaluated (any status; failures are told too, so a strategy can learn
+from them). A strategy holds only in-memory state that `rebuild` can recreate; it never
+touches the store, the LLM or the sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol, runtime_checkable
+
+from archives.records import Insertion, Program, ProposalRequest
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    name: str
+
+    def ask(self, n: int) -> list[ProposalRequest]:
+        """Return up to `n` requests; fewer (even none) when nothing can be proposed yet."""
+        ...
+
+    def tell(self, program: Program) -> Insertion:
+        """Record an evaluated program and say what it did to the archive."""
+        ...
+
+    def rebuild(self, programs: Iterable[Program]) -> None:
+        """Recreate the in-memory state from stored programs, in evaluation order."""
+        ...
+
+    def best(self) -> Program | None:
+        """The best correct program seen so far."""
+        ...
