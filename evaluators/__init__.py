@@ -1,0 +1,32 @@
+"""Evaluation pipelines by task kind, the results they produce, and scorer plugins.
+
+Re-exports are lazy, so the harness that runs inside the sandbox (standard library only)
+can import `evaluators.program.harness` without pulling in the controller-side modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "EvalResult": "evaluators.result",
+    "StageResult": "evaluators.result",
+    "ProgramEvaluator": "evaluators.program.evaluator",
+    "Score": "evaluators.scorers",
+    "Scorer": "evaluators.scorers",
+    "ScorerError": "evaluators.scorers",
+    "load_scorer": "evaluators.scorers",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from evaluators.program.evaluator import ProgramEvaluator
+    from evaluators.result import EvalResult, StageResult
+    from evaluators.scorers import Score, Scorer, ScorerError, load_scorer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

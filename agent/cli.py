@@ -1,0 +1,204 @@
+"""The `agent` command line: evolve, runs, show, export.
+
+Heavy modules (the store, the LLM gateway, rich) are imported inside commands, so
+`agent --help` is instant. Mistakes a user can make end in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def _user_errors(fn):
+    """Turn the errors a user can cause into one line and exit code 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from agent.config import ConfigError
+        from archives.store import StoreError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, StoreError) as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """evoforge: LLM-driven evolutionary search over programs."""
+
+
+@cli.command()
+@click.argument("task_file", type=click.Path(path_type=Path))
+@click.option("--evaluations", type=click.IntRange(min=1), help="Evaluation budget (budget.evaluations).")
+@click.option("--dollars", type=click.FloatRange(min=0), help="LLM spend limit in US dollars (budget.dollars).")
+@click.option("--wall-seconds", type=click.FloatRange(min=1), help="Wall-clock limit for this session.")
+@click.option("--strategy", help="Search strategy name or dotted path (search.strategy).")
+@click.option("--model", help="litellm model string; replaces llm.models.")
+@click.option("--api-base", help="OpenAI-compatible server URL for the model(s).")
+@click.option("--workers", type=click.IntRange(min=1), help="Evaluations at once (evaluate.workers).")
+@click.option("--store", help="SQLAlchemy URL of the store (default sqlite:///runs/<task>.db).")
+@click.option("--seed", type=int, help="Random seed (search.seed).")
+@click.option("--resume", is_flag=True, help="Continue the latest run of this task in the store.")
+@click.option("--run", "run_ref", help="Continue this run (id or unique prefix).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output; the summary only.")
+@_user_errors
+def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **overrides) -> None:
+    """Run an evolutionary search on TASK_FILE (a task.yaml)."""
+    from agent.config import load_task
+    from agent.display import ProgressReporter, console, summary_table
+    from agent.session import evolve as run_evolve
+
+    task = load_task(task_file, overrides)
+    with ProgressReporter(task.budget.evaluations, quiet=quiet) as reporter:
+        outcome = run_evolve(task, task_file, resume=resume, run_ref=run_ref, reporter=reporter)
+    console.print(summary_table(outcome))
+    if outcome.best is not None:
+        console.print(f"best program: agent export {outcome.run.id[:8]} --store {task.store_url}")
+    if outcome.status == "stopped":
+        console.print(f"stopped; continue with: agent evolve {task_file} --run {outcome.run.id[:8]}")
+        sys.exit(130)
+
+
+@cli.command()
+@click.option("--store", "store_url", help="SQLAlchemy URL (default: every runs/*.db here).")
+@_user_errors
+def runs(store_url: str | None) -> None:
+    """List the runs in the store(s)."""
+    from agent.display import out, runs_table
+    from archives.store import Store
+
+    summaries = []
+    for url in _store_urls(store_url):
+        with Store(url) as store:
+            summaries.extend(store.list_runs())
+    if not summaries:
+        click.echo("no runs yet: start one with `agent evolve tasks/tsp_anneal/task.yaml`")
+        return
+    summaries.sort(key=lambda s: s.run.started_at, reverse=True)
+    out.print(runs_table(summaries))
+
+
+@cli.command()
+@click.argument("run_ref")
+@click.option("--store", "store_url", help="SQLAlchemy URL (default: search runs/*.db here).")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Best programs shown.")
+@_user_errors
+def show(run_ref: str, store_url: str | None, top: int) -> None:
+    """Show one run: best programs, counts by status, spend and time."""
+    from agent.display import out, programs_table
+    from rich.table import Table
+
+    with _open_run(run_ref, store_url) as (store, run):
+        summary = store.run_summary(run.id)
+        table = Table(title=f"run {run.id}", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        table.add_row("task", f"{run.task_name}  ({run.task_path})")
+        table.add_row("strategy / seed", f"{run.strategy} / {run.seed}")
+        table.add_row("status", run.status)
+        table.add_row("evaluated", str(summary.evaluated))
+        table.add_row("by status", ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items())))
+        table.add_row("best fitness", "-" if summary.best_fitness is None else f"{summary.best_fitness:.6g}")
+        table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens")
+        if run.started_at:
+            end = run.ended_at or _latest_activity(store, run.id) or run.started_at
+            table.add_row("time", f"{end - run.started_at:.1f} s from start to {'end' if run.ended_at else 'last result'}")
+        out.print(table)
+        out.print(programs_table(store.best_programs(run.id, top), f"best {top} programs"))
+
+
+@cli.command()
+@click.argument("run_ref")
+@click.option("--store", "store_url", help="SQLAlchemy URL (default: search runs/*.db here).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the best program here (default: <task>_best.<ext>).")
+@click.option("--jsonl", "jsonl_path", type=click.Path(path_type=Path), help="Also write every program as JSON lines here.")
+@_user_errors
+def export(run_ref: str, store_url: str | None, out_path: Path | None, jsonl_path: Path | None) -> None:
+    """Write a run's best program to a file, and optionally all programs as JSON lines."""
+    import dataclasses
+
+    with _open_run(run_ref, store_url) as (store, run):
+        best = store.best_programs(run.id, 1)
+        if best:
+            ext = Path(run.config.get("program", "program.py")).suffix or ".txt"
+            target = out_path or Path(f"{run.task_name}_best{ext}")
+            target.write_text(best[0].source, encoding="utf-8")
+            click.echo(f"best program {best[0].id[:8]} (fitness {best[0].fitness:.6g}) -> {target}")
+        else:
+            click.echo("no correct program in this run yet", err=True)
+        if jsonl_path is not None:
+            count = 0
+            with jsonl_path.open("w", encoding="utf-8") as fh:
+                for program in store.programs(run.id):
+                    fh.write(json.dumps(dataclasses.asdict(program)) + "\n")
+                    count += 1
+            click.echo(f"{count} programs -> {jsonl_path}")
+        if not best and jsonl_path is None:
+            sys.exit(1)
+
+
+def _store_urls(store_url: str | None) -> list[str]:
+    if store_url:
+        return [store_url]
+    return [f"sqlite:///{p}" for p in sorted(Path("runs").glob("*.db"))]
+
+
+class _open_run:
+    """Find a run by id prefix in the given store, or in every runs/*.db here."""
+
+    def __init__(self, run_ref: str, store_url: str | None):
+        self._ref = run_ref
+        self._url = store_url
+        self._store = None
+
+    def __enter__(self):
+        from agent.config import ConfigError
+        from archives.store import Store, StoreError
+
+        urls = _store_urls(self._url)
+        if not urls:
+            raise ConfigError("no store found: pass --store URL (no runs/*.db here)")
+        for url in urls:
+            store = Store(url)
+            try:
+                run = store.get_run(self._ref)
+            except StoreError:
+                store.close()
+                if len(urls) == 1:
+                    raise
+                continue
+            self._store = store
+            return store, run
+        raise ConfigError(f"no run {self._ref!r} in {', '.join(urls)}")
+
+    def __exit__(self, *exc) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _latest_activity(store, run_id: str) -> float | None:
+    times = [p.evaluated_at or p.created_at for p in store.programs(run_id)]
+    return max(times) if times else None
+
+
+def main() -> None:
+    cli(prog_name="agent")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""What the CLI shows: a live progress line while a run goes, and tables after it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archives.records import Program, Status
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+class ProgressReporter:
+    """Draws evaluations done / budget, best fitness, spend and rate; prints notable events."""
+
+    def __init__(self, budget: int, already: int = 0, quiet: bool = False):
+        self._quiet = quiet
+        self._progress = Progress(
+            TextColumn("[bold]evolve"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TextColumn("${task.fields[spent]:.4f}"),
+            TextColumn("{task.fields[rate]:.1f} eval/min"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet or not console.is_terminal,
+        )
+        self._task = self._progress.add_task("evolve", total=budget, completed=already, best="-", spent=0.0, rate=0.0)
+        self._best: float | None = None
+        self._plain = not quiet and not console.is_terminal
+
+    def __enter__(self) -> "ProgressReporter":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def evaluated(self, program: Program, state) -> None:
+        best = "-" if state.best_fitness is None else f"{state.best_fitness:.6g}"
+        self._progress.update(
+            self._task, completed=state.evaluated, best=best, spent=state.spent, rate=state.evals_per_minute
+        )
+        improved = program.is_correct and (self._best is None or program.fitness > self._best)
+        if improved:
+            self._best = program.fitness
+        if self._quiet:
+            return
+        if improved:
+            self._progress.console.print(
+                f"[green]new best[/] {program.fitness:.6g}  program {program.id[:8]}  gen {program.generation}"
+                f"  ({program.proposer})"
+            )
+        elif self._plain:
+            what = f"{program.fitness:.6g}" if program.is_correct else f"{program.status}: {program.error or ''}"
+            print(f"[{state.evaluated}/{state.budget}] {program.id[:8]} {what}"[:200], file=sys.stderr)
+
+    def message(self, text: str) -> None:
+        if not self._quiet:
+            self._progress.console.print(text, markup=False)
+
+
+def summary_table(outcome) -> Table:
+    """The end-of-run summary: status, counts, initial vs best, spend, time."""
+    summary = outcome.summary
+    table = Table(title=f"run {outcome.run.id[:8]} ({outcome.run.task_name})", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", f"{outcome.status}: {outcome.stop_reason}")
+    table.add_row("evaluated", str(summary.evaluated))
+    table.add_row("by status", _counts(summary.counts))
+    initial = outcome.initial
+    if initial is not None:
+        table.add_row("initial fitness", _fitness(initial))
+    if outcome.best is not None:
+        table.add_row("best fitness", f"{outcome.best.fitness:.6g}  (program {outcome.best.id[:8]}, gen {outcome.best.generation})")
+        if initial is not None and initial.is_correct and initial.fitness:
+            gain = (outcome.best.fitness - initial.fitness) / abs(initial.fitness) * 100
+            table.add_row("improvement", f"{gain:+.1f}% over the initial program")
+    table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens")
+    table.add_row("wall time", f"{outcome.seconds:.1f} s this session")
+    return table
+
+
+def runs_table(summaries) -> Table:
+    table = Table(title="runs")
+    for name in ("run", "task", "strategy", "status", "evaluated", "best", "spend", "started"):
+        table.add_column(name)
+    for s in summaries:
+        table.add_row(
+            s.run.id[:8],
+            s.run.task_name,
+            s.run.strategy,
+            s.run.status,
+            str(s.evaluated),
+            "-" if s.best_fitness is None else f"{s.best_fitness:.6g}",
+            f"${s.cost:.4f}",
+            _when(s.run.started_at),
+        )
+    return table
+
+
+def programs_table(programs: list[Program], title: str) -> Table:
+    table = Table(title=title)
+    for name in ("program", "gen", "parent", "status", "fitness", "proposer"):
+        table.add_column(name)
+    for p in programs:
+        table.add_row(p.id[:8], str(p.generation), (p.parent_id or "-")[:8], p.status, _fitness(p), p.proposer)
+    return table
+
+
+def _fitness(program: Program) -> str:
+    if program.status == Status.CORRECT and program.fitness is not None:
+        return f"{program.fitness:.6g}"
+    return f"{program.status}" + (f": {program.error}" if program.error else "")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "-"
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,194 @@
+"""Build the chat messages that ask an LLM to improve one program.
+
+The text lives in Jinja2 templates: `system.j2`, `user.j2`, and the answer formats
+`format_diff.j2` / `format_full.j2` that `user.j2` includes. A task overrides any of them by
+putting a file of the same name in its `prompt.templates` folder; the built-in ones fill in the
+rest. Templates see plain values prepared here (numbers already formatted, long texts already
+cut), and an undefined name is an error, so a typo in an override fails loudly with the
+template's name and line.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from archives.records import Program
+
+__all__ = ["PromptBuilder", "PromptContext", "PromptError"]
+
+BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
+_MAX_ERRORS = 3  # previous errors shown, newest first
+_MAX_ERROR_CHARS = 2000
+_FENCE_TAGS = {"triton": "python"}
+
+
+class PromptError(Exception):
+    """A prompt template failed to load or render; the message names the template and line."""
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """Everything one prompt is made of."""
+
+    task_name: str
+    task_description: str
+    language: str
+    parent: Program
+    inspirations: tuple[Program, ...] = ()
+    previous_errors: tuple[str, ...] = ()
+    """Errors of this parent's recent failed children (edit errors, evaluator reasons), newest first."""
+    mode: str = "diff"
+    """"diff" asks for SEARCH/REPLACE blocks, "full" for a whole program."""
+    reason: str = ""
+    """Why the strategy picked this parent."""
+    notes: tuple[str, ...] = ()
+    """Extra recommendations (e.g. from a summarizer)."""
+
+
+class PromptBuilder:
+    """Renders a `PromptContext` into [system, user] chat messages.
+
+    `templates_dir` holds task templates that override the built-in ones by file name;
+    `system_extra` is appended to the system message; feedback longer than
+    `max_feedback_chars` keeps its end; inspirations longer than `max_inspiration_chars` keep
+    their beginning.
+    """
+
+    def __init__(
+        self,
+        templates_dir: Path | None = None,
+        system_extra: str | None = None,
+        max_feedback_chars: int = 4000,
+        max_inspiration_chars: int = 6000,
+    ) -> None:
+        folders = [str(templates_dir)] if templates_dir is not None else []
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([*folders, str(BUILTIN_TEMPLATES)]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters["fenced"] = _fenced
+        self._system_extra = (system_extra or "").strip()
+        self._max_feedback = max_feedback_chars
+        self._max_inspiration = max_inspiration_chars
+
+    def build(self, ctx: PromptContext) -> list[dict]:
+        """The chat messages for `ctx`: [{"role": "system", ...}, {"role": "user", ...}]."""
+        if ctx.mode not in ("diff", "full"):
+            raise ValueError(f"PromptContext.mode must be 'diff' or 'full', got {ctx.mode!r}")
+        values = self._values(ctx)
+        system = self._render("system.j2", values)
+        if self._system_extra:
+            system = f"{system}\n\n{self._system_extra}"
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": self._render("user.j2", values)},
+        ]
+
+    def _values(self, ctx: PromptContext) -> dict[str, Any]:
+        parent = ctx.parent
+        return {
+            "task_name": ctx.task_name,
+            "task_description": ctx.task_description.strip(),
+            "language": ctx.language,
+            "fence_tag": _FENCE_TAGS.get(ctx.language.lower(), ctx.language.lower()),
+            "mode": ctx.mode,
+            "reason": ctx.reason.strip(),
+            "notes": [note.strip() for note in ctx.notes if note.strip()],
+            "parent": _program_view(parent, parent.source, 0, self._max_feedback),
+            "inspirations": [
+                _program_view(p, *_head(p.source, self._max_inspiration), 0) for p in ctx.inspirations
+            ],
+            "previous_errors": [
+                _middle(e.strip(), _MAX_ERROR_CHARS) for e in ctx.previous_errors[:_MAX_ERRORS] if e.strip()
+            ],
+            "evolve": "EVOLVE-BLOCK-START" in parent.source,
+        }
+
+    def _render(self, name: str, values: dict[str, Any]) -> str:
+        try:
+            return self._env.get_template(name).render(**values).strip()
+        except jinja2.TemplateSyntaxError as exc:
+            where = exc.filename or exc.name or name
+            raise PromptError(f"prompt template {where}, line {exc.lineno}: {exc.message}") from None
+        except jinja2.TemplateNotFound as exc:
+            raise PromptError(f"prompt template {exc.name} not found (needed by {name})") from None
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"prompt template {_template_line(exc, name)}: {exc}") from None
+
+
+def _fenced(text: str, tag: str = "") -> str:
+    """`text` in a Markdown code fence long enough not to be closed by a fence inside it."""
+    runs = re.findall(r"^\s*(`{3,})", text, flags=re.MULTILINE)
+    fence = "`" * max(3, *(len(run) + 1 for run in runs)) if runs else "```"
+    return f"{fence}{tag}\n{text.rstrip()}\n{fence}"
+
+
+def _template_line(exc: BaseException, name: str) -> str:
+    """'file.j2, line N' from the innermost template frame of the traceback (Jinja maps them)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+    if not frames:
+        return name
+    return f"{frames[-1].filename}, line {frames[-1].lineno}"
+
+
+def _program_view(program: Program, source: str, cut_lines: int, max_feedback: int) -> dict[str, Any]:
+    return {
+        "id": program.id,
+        "source": source,
+        "cut_lines": cut_lines,
+        "status": program.status,
+        "fitness": _number(program.fitness) if program.is_correct else None,
+        "metrics": [(name, _number(value)) for name, value in sorted(program.metrics.items())],
+        "error": (program.error or "").strip(),
+        "feedback": _tail(program.feedback.strip(), max_feedback) if max_feedback else "",
+        "generation": program.generation,
+    }
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _tail(text: str, limit: int) -> str:
+    """The end of `text`, at most about `limit` characters, cut at a line start when possible."""
+    if len(text) <= limit:
+        return text
+    kept = text[-limit:]
+    newline = kept.find("\n")
+    if 0 <= newline < len(kept) // 2:
+        kept = kept[newline + 1 :]
+    return f"[... {len(text) - len(kept)} earlier characters cut ...]\n{kept}"
+
+
+def _head(source: str, limit: int) -> tuple[str, int]:
+    """The beginning of `source` in whole lines within `limit` characters, and the lines cut."""
+    if len(source) <= limit:
+        return source, 0
+    lines = source.splitlines()
+    kept, size = [], 0
+    for line in lines:
+        size += len(line) + 1
+        if size > limit and kept:
+            break
+        kept.append(line)
+    return "\n".join(kept), len(lines) - len(kept)
+
+
+def _middle(text: str, limit: int) -> str:
+    """`text` within about `limit` characters, its middle cut out."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"

@@ -1,0 +1,330 @@
+"""The lineage store's schema: records, tables, and opening a database at this version.
+
+Schema version 1, documented for users in docs/schema.md.
+
+Times are unix seconds (float). JSON columns are TEXT: `runs.config` holds any JSON object;
+`programs.metrics` and `programs.descriptors` hold `{name: number}` objects where numbers
+that JSON cannot spell (NaN, +-inf) are written as the strings "NaN", "Infinity" and
+"-Infinity", so SQLite's `json_extract` can read every row.
+
+Changing a table or the meaning of a column means a new `SCHEMA_VERSION` and a migration.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pathlib import Path
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, event, inspect
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from archives.records import LLMCall, Program
+
+SCHEMA_VERSION = "1"
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class JSONText(TypeDecorator):
+    """Any JSON value, stored as TEXT."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class FloatMapText(TypeDecorator):
+    """A `dict[str, float]` stored as a TEXT JSON object; non-finite numbers become strings."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, float] | None, dialect: Any) -> str:
+        def spell(x: Any) -> Any:
+            if isinstance(x, float) and not math.isfinite(x):
+                return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+            return x
+
+        return json.dumps({k: spell(v) for k, v in (value or {}).items()}, sort_keys=True)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> dict[str, float]:
+        raw = json.loads(value) if value else {}
+        return {k: _NON_FINITE.get(v, v) if isinstance(v, str) else v for k, v in raw.items()}
+
+
+# -- records the store hands out ------------------------------------------------------
+
+
+class StoreError(Exception):
+    """A store operation failed; the message is one readable line."""
+
+
+class RunStatus:
+    """Run statuses, as stored in `runs.status`."""
+
+    RUNNING = "running"
+    FINISHED = "finished"  # budget spent or search converged
+    STOPPED = "stopped"  # the user stopped it (Ctrl-C)
+    CRASHED = "crashed"  # the controller died; found still "running" on resume
+    FAILED = "failed"  # the run could not go on (e.g. the initial program fails)
+
+    ALL = frozenset({RUNNING, FINISHED, STOPPED, CRASHED, FAILED})
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    task_name: str
+    task_path: str
+    strategy: str
+    seed: int
+    config: dict[str, Any]
+    status: str
+    started_at: float
+    ended_at: float | None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run: RunInfo
+    counts: dict[str, int]  # programs by status; statuses with no program are left out
+    evaluated: int  # programs whose status is in Status.EVALUATED
+    best_fitness: float | None
+    cost: float  # dollars, all LLM calls of the run
+    llm_calls: int
+    tokens: int  # prompt + completion
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    attempt: int  # 1 for the first evaluation of a program, 2 for a re-evaluation, ...
+    stage: str
+    ok: bool
+    seconds: float
+    message: str
+    log: str
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MetaRow(Base):
+    """Key/value facts about the database itself, e.g. `schema_version`."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(255), index=True)
+    task_path: Mapped[str] = mapped_column(Text)
+    strategy: Mapped[str] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict] = mapped_column(JSONText)
+    status: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def to_record(self) -> RunInfo:
+        return RunInfo(
+            id=self.id,
+            task_name=self.task_name,
+            task_path=self.task_path,
+            strategy=self.strategy,
+            seed=self.seed,
+            config=dict(self.config or {}),
+            status=self.status,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            notes=self.notes,
+        )
+
+
+class ProgramRow(Base):
+    __tablename__ = "programs"
+    __table_args__ = (
+        Index("ix_programs_run_seq", "run_id", "seq", unique=True),
+        Index("ix_programs_run_hash", "run_id", "source_hash"),
+        Index("ix_programs_parent", "parent_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    fitness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict] = mapped_column(FloatMapText)
+    descriptors: Mapped[dict] = mapped_column(FloatMapText)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    diff: Mapped[str | None] = mapped_column(Text, nullable=True)
+    proposer: Mapped[str] = mapped_column(Text)
+    island: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    evaluated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    def to_record(self) -> Program:
+        return Program(
+            id=self.id,
+            run_id=self.run_id,
+            source=self.source,
+            parent_id=self.parent_id,
+            generation=self.generation,
+            status=self.status,
+            fitness=self.fitness,
+            metrics=dict(self.metrics or {}),
+            descriptors=dict(self.descriptors or {}),
+            feedback=self.feedback or "",
+            error=self.error,
+            diff=self.diff,
+            proposer=self.proposer,
+            island=self.island,
+            created_at=self.created_at,
+            evaluated_at=self.evaluated_at,
+            seq=self.seq,
+        )
+
+
+class EvaluationRow(Base):
+    """One stage of one evaluation attempt of a program."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    program_id: Mapped[str] = mapped_column(ForeignKey("programs.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    log: Mapped[str] = mapped_column(Text, default="")
+
+    def to_record(self) -> StageRecord:
+        return StageRecord(self.attempt, self.stage, self.ok, self.seconds, self.message, self.log)
+
+
+class LLMCallRow(Base):
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_run", "run_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    model: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str] = mapped_column(Text)
+    response: Mapped[str] = mapped_column(Text, default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    program_id: Mapped[str | None] = mapped_column(
+        ForeignKey("programs.id"), nullable=True, index=True
+    )
+    created_at: Mapped[float] = mapped_column(Float)
+
+    def to_record(self) -> LLMCall:
+        return LLMCall(
+            id=self.id,
+            run_id=self.run_id,
+            model=self.model,
+            prompt=self.prompt,
+            response=self.response,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost=self.cost,
+            latency=self.latency,
+            attempts=self.attempts,
+            error=self.error,
+            program_id=self.program_id,
+            created_at=self.created_at,
+        )
+
+
+# -- opening a database ------------------------------------------------------------------
+
+
+def _is_memory_sqlite(url: Any) -> bool:
+    db = url.database or ""
+    return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
+
+
+def make_engine(url: str, busy_timeout: float) -> Engine:
+    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    memory = _is_memory_sqlite(parsed)
+    connect_args: dict[str, Any] = {"check_same_thread": False}
+    if not memory:
+        connect_args["timeout"] = busy_timeout
+        if not (parsed.database or "").startswith("file:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # In memory, every connection would see its own empty database: share one.
+    pool = {"poolclass": StaticPool} if memory else {}
+    engine = create_engine(parsed, connect_args=connect_args, **pool)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        cursor.close()
+
+    return engine
+
+
+def prepare_schema(engine: Engine, url: str) -> None:
+    """Refuse a database of another schema version; create the tables that are missing."""
+    tables = set(inspect(engine).get_table_names())
+    version = None
+    if "meta" in tables:
+        with Session(engine) as s:
+            row = s.get(MetaRow, "schema_version")
+            version = row.value if row else None
+    if version is None and tables & {"runs", "programs"}:
+        raise StoreError(
+            f"{url} holds tables but no evoforge schema version; "
+            "point the store at a new database file"
+        )
+    if version is not None and version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{url} has schema version {version}, this evoforge reads version "
+            f"{SCHEMA_VERSION}; use the evoforge release that wrote it, or start a new "
+            "database file (the old one is left untouched)"
+        )
+    Base.metadata.create_all(engine)
+    if version is None:
+        with Session(engine) as s, s.begin():
+            s.merge(MetaRow(key="schema_version", value=SCHEMA_VERSION))

@@ -1,0 +1,235 @@
+"""Evaluate a program task's candidate with the user's OpenEvolve-style evaluator, in a sandbox.
+
+The controller side: check a Python candidate's syntax (without running it), run the harness
+(`evaluators.program.harness`) with the candidate in a sandbox job, and turn the sandbox's
+outcome and the harness's result into an `EvalResult`:
+
+- correct: a finite `combined_score` (fitness from the scorer plugin, if any, else that score);
+- wrong: the evaluator returned a non-empty "error" text, no combined_score, or a combined_score
+  that is not a finite number;
+- error: the evaluator could not be loaded or raised, the job crashed or was killed for memory
+  or output, no result arrived, or the scorer failed;
+- timeout: the wall-clock limit was hit;
+- build_failed: the candidate is not valid Python.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archives.records import Status
+from evaluators.result import EvalResult, StageResult
+from evaluators.scorers import Score, Scorer, ScorerError, load_scorer, validated
+from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
+from sandbox.channel import decode_result
+
+if TYPE_CHECKING:
+    from agent.config import TaskConfig
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # holds evaluators/ and sandbox/
+_EXTENSIONS = {
+    "python": "py", "c": "c", "cpp": "cpp", "c++": "cpp", "cuda": "cu", "rust": "rs", "go": "go",
+    "java": "java", "javascript": "js", "typescript": "ts", "julia": "jl", "bash": "sh", "shell": "sh",
+}
+_FEEDBACK_CHARS = 8_000
+_TAIL_CHARS = 2_000
+_FLOOD_FACTOR = 50  # as in the process sandbox: killed after printing 50x the output cap
+
+
+def program_file_name(language: str) -> str:
+    """The file name a candidate gets in the job folder: program.py, program.cpp, ..."""
+    lang = language.strip().lower()
+    ext = _EXTENSIONS.get(lang) or "".join(ch for ch in lang if ch.isalnum()) or "txt"
+    return f"program.{ext}"
+
+
+def syntax_error(source: str, filename: str = "program.py") -> str | None:
+    """One line describing why `source` is not valid Python, or None; never runs it."""
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        line = (exc.text or "").strip()
+        shown = f": {line[:200]}" if line else ""
+        return f"{type(exc).__name__}: {exc.msg}{where}{shown}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"the program cannot be compiled: {type(exc).__name__}: {exc}"
+    return None
+
+
+class ProgramEvaluator:
+    """Evaluates candidates of a program task; `evaluate` is blocking and thread-safe."""
+
+    def __init__(self, task: TaskConfig, sandbox: Sandbox, scorer: Scorer | None = None) -> None:
+        self._task = task
+        self._sandbox = sandbox
+        if scorer is not None:
+            self._scorer = validated(scorer)
+        elif task.scorer:
+            self._scorer = load_scorer(task.scorer, task.task_dir)
+        else:
+            self._scorer = None
+        cfg = task.evaluate
+        self._limits = Limits(
+            wall_seconds=cfg.timeout_seconds,
+            memory_mb=cfg.memory_mb,
+            max_processes=cfg.max_processes,
+            output_bytes=cfg.output_bytes,
+        )
+        self._python = task.language.strip().lower() == "python"
+        self._program = program_file_name(task.language)
+        argv = [sys.executable, "-m", "evaluators.program.harness",
+                "--evaluator", str(Path(task.evaluator).resolve()), "--program", self._program]
+        if cfg.cascade_thresholds:
+            argv += ["--thresholds", ",".join(repr(float(t)) for t in cfg.cascade_thresholds)]
+        self._argv = tuple(argv)
+        paths = [_PACKAGE_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self._env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox the candidates run in (the session cancels its jobs on Ctrl-C)."""
+        return self._sandbox
+
+    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
+        start = time.monotonic()
+        if self._python:
+            problem = syntax_error(source, self._program)
+            if problem is not None:
+                stage = StageResult("compile", False, message=problem)
+                return EvalResult(Status.BUILD_FAILED, error=problem, feedback=problem, stages=(stage,),
+                                  seconds=time.monotonic() - start)
+        job = SandboxJob(argv=self._argv, files={self._program: source}, env=self._env,
+                         limits=self._limits, label=label)
+        outcome = self._sandbox.run(job)
+        return replace(self.judge(outcome), seconds=time.monotonic() - start)
+
+    def judge(self, outcome: SandboxOutcome) -> EvalResult:
+        """The EvalResult for a finished sandbox job running the harness."""
+        tails = _output_tails(outcome)
+        if outcome.timed_out:
+            error = f"timed out after {self._limits.wall_seconds:g} s"
+            return EvalResult(Status.TIMEOUT, error=error, feedback=_join([error, tails]))
+        try:
+            payload = decode_result(outcome.result)
+        except ValueError as exc:
+            error = f"the evaluator's result could not be read: {exc}"
+            return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
+        if payload is None:
+            error = self._no_result(outcome)
+            return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
+        try:
+            stages, metrics, text, invalid, notes = _parse(payload)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            error = f"the evaluator's result is malformed: {type(exc).__name__}: {exc}"
+            return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
+
+        failed = next((s for s in stages if not s.ok), None)
+        feedback_parts = [_text_block(text), "\n".join(notes)]
+        if failed is not None and failed.name == "load":
+            error = f"could not load the evaluator: {failed.message}"
+            return _result(Status.ERROR, error, [error, failed.log, tails], stages)
+        if text.get("error", "").strip():
+            error = _one_line(text["error"])
+            return _result(Status.WRONG, error, [*feedback_parts, tails], stages, metrics)
+        if failed is not None:
+            error = f"the evaluator raised {failed.message}" if failed.message else f"stage {failed.name} failed"
+            return _result(Status.ERROR, error, [error, failed.log, *feedback_parts, tails], stages)
+        if "combined_score" in invalid:
+            error = f"the evaluator returned combined_score = {invalid['combined_score']}, not a finite number"
+            return _result(Status.WRONG, error, [error, *feedback_parts, tails], stages, metrics)
+        if "combined_score" not in metrics:
+            error = "evaluator returned no combined_score"
+            return _result(Status.WRONG, error, [error, *feedback_parts, tails], stages, metrics)
+        score = Score(metrics["combined_score"])
+        if self._scorer is not None:
+            try:
+                score = self._scorer(dict(metrics))
+            except ScorerError as exc:
+                error = _one_line(str(exc))
+                return _result(Status.ERROR, error, [error, *feedback_parts], stages, metrics)
+        stage_notes = [f"{s.name}: {s.message}" for s in stages if s.message]
+        return EvalResult(
+            Status.CORRECT,
+            fitness=score.fitness,
+            metrics=metrics,
+            descriptors=dict(score.descriptors),
+            feedback=_join([*feedback_parts, *stage_notes, tails]),
+            stages=stages,
+        )
+
+    def _no_result(self, outcome: SandboxOutcome) -> str:
+        reason = outcome.killed_reason
+        if reason == "memory":
+            return f"killed: out of memory (limit {self._limits.memory_mb} MB)"
+        if reason == "output":
+            return f"killed: printed more than {_FLOOD_FACTOR * self._limits.output_bytes} bytes"
+        if reason and reason.startswith("signal "):
+            number = reason.split()[1]
+            try:
+                number = f"{number} ({signal.Signals(int(number)).name})"
+            except ValueError:
+                pass
+            return f"the evaluator was killed by signal {number}"
+        if reason:
+            return f"the evaluator was killed ({reason})"
+        if "MemoryError" in outcome.stderr[-2000:]:
+            return f"the evaluator ran out of memory (limit {self._limits.memory_mb} MB) and exited without a result"
+        return f"the evaluator exited without a result (exit code {outcome.exit_code})"
+
+
+_Parsed = tuple[tuple[StageResult, ...], dict[str, float], dict[str, str], dict[str, str], list[str]]
+
+
+def _parse(payload: dict[str, Any]) -> _Parsed:
+    """(stages, metrics, text, invalid numbers, notes) from the harness's payload."""
+    stages = tuple(
+        StageResult(
+            name=str(s["name"]),
+            ok=bool(s["ok"]),
+            seconds=float(s.get("seconds", 0.0)),
+            message=_one_line(str(s.get("message", ""))),
+            log=str(s.get("log", ""))[-_TAIL_CHARS:],
+        )
+        for s in payload.get("stages", [])
+    )
+    metrics = {str(k): float(v) for k, v in dict(payload.get("metrics", {})).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    text = {str(k): str(v) for k, v in dict(payload.get("text", {})).items()}
+    invalid = {str(k): str(v) for k, v in dict(payload.get("invalid", {})).items()}
+    notes = [str(n) for n in payload.get("notes", [])][:50]
+    return stages, metrics, text, invalid, notes
+
+
+def _result(status: str, error: str, parts: list[str], stages: tuple[StageResult, ...],
+            metrics: dict[str, float] | None = None) -> EvalResult:
+    return EvalResult(status, metrics=metrics or {}, feedback=_join(parts), error=error, stages=stages)
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "")[:500]
+
+
+def _text_block(text: dict[str, str]) -> str:
+    block = "\n".join(f"{key}: {value}" for key, value in text.items())
+    return block if len(block) <= _FEEDBACK_CHARS // 2 else block[: _FEEDBACK_CHARS // 2] + " [...]"
+
+
+def _output_tails(outcome: SandboxOutcome) -> str:
+    parts = []
+    for name, stream in (("stderr", outcome.stderr), ("stdout", outcome.stdout)):
+        if stream.strip():
+            parts.append(f"{name} (last {_TAIL_CHARS} characters at most):\n{stream[-_TAIL_CHARS:].rstrip()}")
+    return "\n".join(parts)
+
+
+def _join(parts: list[str]) -> str:
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+    return text if len(text) <= _FEEDBACK_CHARS else text[: _FEEDBACK_CHARS - 20] + "\n[... cut ...]"

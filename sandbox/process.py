@@ -1,0 +1,399 @@
+"""The process backend: run a job as a local process tree, isolated as far as this OS allows.
+
+Per job: a fresh private working directory (mode 700; HOME and TMPDIR inside it) removed
+afterwards; a scrubbed environment; and, where the machine allows (probed once per process,
+gaps listed by `warnings()`):
+
+- new PID, network and mount namespaces (`unshare`): the job's first process is the PID
+  namespace's init, so when it ends or is killed every process the job started dies with it,
+  setsid and double forks included; the job sees no network but loopback;
+- every mount read-only except the working directory, and a private /dev/shm;
+- no capabilities at all (bounding set emptied, no-new-privs), even when running as root;
+- a memory cgroup (covers all of the job's processes; an OOM kill is reported as "memory")
+  and a pids cgroup (the process limit; it counts threads too). Without a memory cgroup,
+  RLIMIT_AS per process stands in (not for GPU jobs: CUDA reserves huge address ranges);
+- RLIMIT_FSIZE (largest file) and RLIMIT_CORE 0. The total written to the working directory is
+  not capped beyond that.
+
+Output is read while the job runs, keeping at most `limits.output_bytes` of each stream (head
+and tail); a job printing more than 50 times that is killed ("output"). The harness's result
+comes back over the result channel (`sandbox.channel`); stdout and stderr are never parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path, PurePosixPath
+
+from sandbox._cgroup import JobCgroup
+from sandbox._probe import Support, probe_support
+from sandbox.base import SandboxJob, SandboxOutcome
+from sandbox.channel import ENV_VAR, MAX_RESULT_BYTES
+
+_INIT = str(Path(__file__).with_name("_jobinit.py"))
+_FLOOD_FACTOR = 50  # kill a job once it printed this many times its output cap
+_EXIT_GRACE = 0.5  # seconds to wait for the pipes to close after the job's first process ended
+_READ_CHUNK = 1 << 16
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TERM")
+_FIXED_ENV = ("HOME", "TMPDIR", "CUDA_VISIBLE_DEVICES", ENV_VAR)
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the job): it could not set up or start the job."""
+
+
+class ProcessSandbox:
+    """Runs each job as a local process tree; thread-safe (one `run` per calling thread)."""
+
+    name = "process"
+
+    def __init__(self, *, python: str = sys.executable) -> None:
+        self._python = python
+        self._active: set[_Run] = set()
+        self._active_lock = threading.Lock()
+
+    @property
+    def support(self) -> Support:
+        """What isolation this machine allows (probed on first use, once per process)."""
+        return probe_support(self._python, _INIT)
+
+    def warnings(self) -> list[str]:
+        return list(self.support.warnings)
+
+    def cancel_all(self) -> None:
+        """Kill every job running now (their outcomes say killed_reason="cancelled")."""
+        with self._active_lock:
+            runs = list(self._active)
+        for run in runs:
+            run.cancel()
+
+    def run(self, job: SandboxJob) -> SandboxOutcome:
+        _check_job(job)
+        support = self.support
+        workdir = Path(tempfile.mkdtemp(prefix="evoforge-job-")).resolve()
+        cgroup = None
+        try:
+            _write_files(workdir, job.files)
+            (workdir / "tmp").mkdir(exist_ok=True)
+            if support.hierarchies:
+                limits = job.limits
+                try:
+                    cgroup = JobCgroup.create(
+                        support.hierarchies,
+                        limits.memory_mb if support.memory_cgroup else None,
+                        limits.max_processes + 1 if support.pids_cgroup else None,  # + the init
+                    )
+                except OSError as exc:
+                    raise SandboxError(f"cannot make the job's cgroup: {exc}") from None
+            run = _Run(job, workdir, support, cgroup, self._python)
+            with self._active_lock:
+                self._active.add(run)
+            try:
+                return run.execute()
+            finally:
+                with self._active_lock:
+                    self._active.discard(run)
+        finally:
+            if cgroup is not None:
+                cgroup.kill_all()
+                cgroup.remove()
+            _remove_tree(workdir)
+
+
+def _check_job(job: SandboxJob) -> None:
+    if not job.argv:
+        raise ValueError("SandboxJob.argv is empty")
+    for name in job.files:
+        path = PurePosixPath(name)
+        if path.is_absolute() or ".." in path.parts or not path.parts:
+            raise ValueError(f"SandboxJob.files: {name!r} is not a relative path inside the job folder")
+    for key in job.env:
+        if key in _FIXED_ENV:
+            raise ValueError(f"SandboxJob.env may not set {key}: the sandbox sets it")
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove the job folder, even where the job took away the permissions to."""
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        for root, dirs, _files in os.walk(path):
+            for name in dirs:
+                full = os.path.join(root, name)
+                if not os.path.islink(full):  # never chmod what a link points to
+                    try:
+                        os.chmod(full, 0o700)
+                    except OSError:
+                        pass
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_files(workdir: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+
+
+def _environment(job: SandboxJob, workdir: Path, result_fd: int) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(job.env)
+    env.update(
+        HOME=str(workdir),
+        TMPDIR=str(workdir / "tmp"),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        CUDA_VISIBLE_DEVICES="" if job.gpu is None else str(job.gpu),
+    )
+    env[ENV_VAR] = str(result_fd)
+    return env
+
+
+class _Capture:
+    """One output stream: keeps the first and last bytes within `cap`, counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self._head_cap = cap // 2
+        self._tail_cap = cap - self._head_cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self._head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > 2 * self._tail_cap:
+                del self.tail[: len(self.tail) - self._tail_cap]
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > self._head_cap + self._tail_cap
+
+    def text(self) -> str:
+        tail = bytes(self.tail[-self._tail_cap :]) if self._tail_cap else b""
+        dropped = self.total - len(self.head) - len(tail)
+        middle = f"\n[... {dropped} bytes dropped ...]\n".encode() if dropped > 0 else b""
+        return (bytes(self.head) + middle + tail).decode("utf-8", errors="replace")
+
+
+class _Run:
+    """One job from start to finish: start it, read its pipes until it ends, say how it ended."""
+
+    def __init__(self, job: SandboxJob, workdir: Path, support: Support, cgroup: JobCgroup | None, python: str):
+        self.job, self.workdir, self.support, self.cgroup, self.python = job, workdir, support, cgroup, python
+        self.killed_reason: str | None = None
+        self.result = bytearray()
+        self.result_overflow = False
+        self.status = bytearray()
+        self.proc: subprocess.Popen | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self.proc is not None:
+            self._kill(self.proc, "cancelled")
+
+    def _argv(self, result_fd: int, status_fd: int, lifeline_fd: int) -> list[str]:
+        limits, support = self.job.limits, self.support
+        rlimits = {"RLIMIT_CORE": 0, "RLIMIT_FSIZE": limits.disk_mb * 1024 * 1024}
+        if not support.memory_cgroup and self.job.gpu is None:
+            rlimits["RLIMIT_AS"] = limits.memory_mb * 1024 * 1024
+        config = {
+            "workdir": str(self.workdir),
+            "status_fd": status_fd,
+            "result_fd": result_fd,
+            "lifeline_fd": lifeline_fd,
+            "cgroups": self.cgroup.procs_files if self.cgroup else [],
+            "readonly": support.readonly,
+            "shm_mb": limits.disk_mb,
+            "drop_caps": support.caps_dropped,
+            "rlimits": rlimits,
+        }
+        return [*support.unshare, self.python, "-I", "-S", _INIT, json.dumps(config), *self.job.argv]
+
+    def execute(self) -> SandboxOutcome:
+        result_r, result_w = os.pipe()
+        status_r, status_w = os.pipe()
+        # We hold the lifeline's write end until the job is over; if this process dies, even by
+        # SIGKILL, the job's init sees the pipe break and kills the job.
+        lifeline_r, lifeline_w = os.pipe()
+        start = time.monotonic()
+        try:
+            self.proc = proc = subprocess.Popen(
+                self._argv(result_w, status_w, lifeline_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_environment(self.job, self.workdir, result_w),
+                cwd=self.workdir,
+                pass_fds=(result_w, status_w, lifeline_r),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            for fd in (result_r, status_r, lifeline_w):
+                os.close(fd)
+            raise SandboxError(f"cannot start the job: {exc}") from None
+        finally:
+            for fd in (result_w, status_w, lifeline_r):
+                os.close(fd)
+        if self._cancelled:
+            self._kill(proc, "cancelled")
+        out, err = _Capture(self.job.limits.output_bytes), _Capture(self.job.limits.output_bytes)
+        try:
+            self._pump(proc, {proc.stdout.fileno(): out, proc.stderr.fileno(): err, result_r: None, status_r: None},
+                       start, result_r, status_r)
+        finally:
+            self._kill(proc)
+            proc.wait()
+            for f in (proc.stdout, proc.stderr):
+                f.close()
+            os.close(lifeline_w)
+        seconds = time.monotonic() - start
+        return self._outcome(proc.returncode, out, err, seconds)
+
+    def _pump(self, proc: subprocess.Popen, fds: dict, start: float, result_r: int, status_r: int) -> None:
+        """Read every pipe until all are closed; enforce the wall clock and the output flood limit."""
+        limits = self.job.limits
+        deadline = start + limits.wall_seconds
+        flood = _FLOOD_FACTOR * limits.output_bytes
+        sel = selectors.DefaultSelector()
+        for fd in fds:
+            sel.register(fd, selectors.EVENT_READ)
+        pidfd = _pidfd(proc.pid)
+        if pidfd is not None:
+            sel.register(pidfd, selectors.EVENT_READ)
+        exited_at: float | None = None
+        give_up_at: float | None = None  # after a kill, stop waiting for stragglers holding pipes
+        try:
+            while len(sel.get_map()) > (pidfd is not None):
+                now = time.monotonic()
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = now
+                if self.killed_reason is None and now >= deadline:
+                    self._kill(proc, "timeout")
+                if self.killed_reason is not None and give_up_at is None:
+                    give_up_at = now + 2.0  # killed (timeout, output, cancelled): drain, then stop
+                elif exited_at is not None and give_up_at is None and now - exited_at > _EXIT_GRACE:
+                    self._kill(proc)  # something outside the first process still holds a pipe
+                    give_up_at = now + 1.0
+                if give_up_at is not None and now >= give_up_at:
+                    break
+                wait = (give_up_at or deadline) - now
+                if pidfd is None or exited_at is not None:
+                    wait = min(wait, 0.05)  # nothing to wake us when the process ends: poll
+                for key, _ in sel.select(max(wait, 0.0)):
+                    fd = key.fd
+                    if fd == pidfd:
+                        sel.unregister(pidfd)
+                        os.close(pidfd)
+                        pidfd = None
+                        continue
+                    data = os.read(fd, _READ_CHUNK)
+                    if not data:
+                        sel.unregister(fd)
+                        if fd in (result_r, status_r):
+                            os.close(fd)
+                        continue
+                    self._feed(fd, data, fds, result_r, status_r)
+                if self.killed_reason is None and sum(c.total for c in fds.values() if c) > flood:
+                    self._kill(proc, "output")
+        finally:
+            for key in list(sel.get_map().values()):
+                if key.fd in (result_r, status_r, pidfd):
+                    os.close(key.fd)
+            sel.close()
+
+    def _feed(self, fd: int, data: bytes, fds: dict, result_r: int, status_r: int) -> None:
+        if fd == result_r:
+            if len(self.result) + len(data) > MAX_RESULT_BYTES:
+                self.result_overflow = True
+                self.result.clear()
+            elif not self.result_overflow:
+                self.result += data
+        elif fd == status_r:
+            if len(self.status) < 4096:
+                self.status += data
+        else:
+            fds[fd].feed(data)
+
+    def _kill(self, proc: subprocess.Popen, reason: str | None = None) -> None:
+        """Kill the whole job: its process group (which holds the namespace's init) and cgroup."""
+        if reason is not None and self.killed_reason is None:
+            self.killed_reason = reason
+        # Once the first process is reaped its pid may be reused: only the fallback without a
+        # PID namespace (where the group may still hold stragglers) signals the group then.
+        if proc.returncode is None or not self.support.pid_namespace:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all(wait=0.5)
+
+    def _ended(self, returncode: int) -> tuple[int | None, str | None]:
+        """(exit code, reason it was killed) from the init's status line, else the return code."""
+        report: dict = {}
+        for line in bytes(self.status).decode("utf-8", "replace").splitlines():
+            try:
+                report.update(json.loads(line))
+            except ValueError:
+                pass
+        if "setup_error" in report:
+            raise SandboxError(f"the job's sandbox could not be set up: {report['setup_error']}")
+        oom = self.cgroup is not None and self.cgroup.oom_killed()
+        if "exit" in report:
+            return int(report["exit"]), None
+        if "signal" in report:
+            sig = int(report["signal"])
+            return None, "memory" if oom and sig == signal.SIGKILL else f"signal {sig}"
+        # No status: the job's first process (its init) was killed before it could write one.
+        if oom:
+            return None, "memory"
+        if returncode < 0:
+            return None, f"signal {-returncode}"
+        return None, f"lost: the job's first process ended without a status (exit status {returncode})"
+
+    def _outcome(self, returncode: int, out: _Capture, err: _Capture, seconds: float) -> SandboxOutcome:
+        stderr = err.text()
+        if self.result_overflow:
+            stderr += f"\n[sandbox: the result was over {MAX_RESULT_BYTES} bytes and was dropped]\n"
+        if self.killed_reason is not None:
+            exit_code, reason = None, self.killed_reason
+        else:
+            exit_code, reason = self._ended(returncode)
+        return SandboxOutcome(
+            exit_code=exit_code,
+            result=bytes(self.result) or None,
+            stdout=out.text(),
+            stderr=stderr,
+            timed_out=self.killed_reason == "timeout",
+            killed_reason=reason,
+            output_truncated=out.truncated or err.truncated,
+            seconds=seconds,
+        )
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
