@@ -65,7 +65,9 @@ def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **ov
 
     task = load_task(task_file, overrides)
     with ProgressReporter(task.budget.evaluations, quiet=quiet) as reporter:
-        outcome = run_evolve(task, task_file, resume=resume, run_ref=run_ref, reporter=reporter)
+        outcome = run_evolve(
+            task, task_file, resume=resume, run_ref=run_ref, reporter=reporter, overrides=overrides
+        )
     console.print(summary_table(outcome))
     if outcome.best is not None:
         console.print(f"best program: agent export {outcome.run.id[:8]} --store {task.store_url}")

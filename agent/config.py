@@ -8,6 +8,7 @@ names the file, the key and what was expected.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,6 +217,21 @@ def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> Task
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None
     return _resolve_paths(task, path)
+
+
+def task_from_run(config: dict[str, Any], task_path: Path, overrides: dict[str, Any] | None = None) -> TaskConfig:
+    """The task as a stored run recorded it, with new command-line overrides on top.
+
+    A resumed run keeps its own settings (budget, strategy, seed...) even if the task file
+    changed since; options given on the command line still win.
+    """
+    raw = json.loads(json.dumps(config))  # a deep copy
+    _apply_overrides(raw, overrides or {})
+    try:
+        task = TaskConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{task_path} (as stored with the run): {_first_error(exc)}") from None
+    return _resolve_paths(task, task_path)
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:

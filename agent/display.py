@@ -45,7 +45,7 @@ class ProgressReporter:
     def evaluated(self, program: Program, state) -> None:
         best = "-" if state.best_fitness is None else f"{state.best_fitness:.6g}"
         self._progress.update(
-            self._task, completed=state.evaluated, best=best, spent=state.spent, rate=state.evals_per_minute
+            self._task, total=state.budget, completed=state.evaluated, best=best, spent=state.spent, rate=state.evals_per_minute
         )
         improved = program.is_correct and (self._best is None or program.fitness > self._best)
         if improved:

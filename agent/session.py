@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import ConfigError, TaskConfig
+from agent.config import ConfigError, TaskConfig, task_from_run
 from agent.controller import Controller, Reporter
 from archives.records import Program
 from archives.store import RunInfo, RunSummary, Store
@@ -43,14 +43,21 @@ def evolve(
     resume: bool = False,
     run_ref: str | None = None,
     reporter: Reporter | None = None,
+    overrides: dict | None = None,
 ) -> RunOutcome:
-    """Run (or resume) the task's search in this process. Raises ConfigError for user mistakes."""
+    """Run (or resume) the task's search in this process. Raises ConfigError for user mistakes.
+
+    A resumed run continues with the settings stored with it; `overrides` (the command-line
+    options) apply on top of them.
+    """
     if task.kind != "program":
         raise ConfigError(f"{task_path}: kind: {task.kind!r} tasks are not supported yet (only 'program')")
     store = Store(task.store_url)
     try:
         run = _open_run(store, task, task_path, resume, run_ref)
-        return _run_session(store, run, task, resume, reporter)
+        if resume or run_ref is not None:
+            task = task_from_run(run.config, task_path, overrides)
+        return _run_session(store, run, task, reporter)
     finally:
         store.close()
 
@@ -76,7 +83,7 @@ def _open_run(store: Store, task: TaskConfig, task_path: Path, resume: bool, run
 
 
 def _run_session(
-    store: Store, run: RunInfo, task: TaskConfig, resuming: bool, reporter: Reporter | None
+    store: Store, run: RunInfo, task: TaskConfig, reporter: Reporter | None
 ) -> RunOutcome:
     from agent.wiring import build_evaluator, build_proposer, build_strategy
 
