@@ -100,6 +100,7 @@ class Controller:
         self._reporter = reporter or SilentReporter()
         self.state = LoopState(budget=evaluations)
         self._told = asyncio.Event()
+        self._snapshot_at = float("-inf")
 
     # ----- setup -------------------------------------------------------------------------
 
@@ -241,11 +242,26 @@ class Controller:
         result = await asyncio.to_thread(self._evaluator.evaluate, program.source, label=program.id[:8])
         done = self._store.finish_program(program.id, result)
         self._strategy.tell(done)
+        self._save_snapshot()
         self.state.evaluated += 1
         self._update_best(done)
         self._told.set()
         self._reporter.evaluated(done, self.state)
         return done
+
+    def _save_snapshot(self) -> None:
+        """Store the strategy's own view for the viewer, at most once a second (and at the end)."""
+        snapshot = getattr(self._strategy, "snapshot", None)
+        now = time.monotonic()
+        if snapshot is None or now - self._snapshot_at < 1.0:
+            return
+        self._snapshot_at = now
+        self._store.set_strategy_state(self._run_id, snapshot())
+
+    def finish(self) -> None:
+        """Store the final snapshot (called once the loop ended, however it ended)."""
+        self._snapshot_at = float("-inf")
+        self._save_snapshot()
 
     async def _wait_for_tell(self) -> None:
         self._told.clear()

@@ -122,6 +122,7 @@ def _run_session(
         status, reason = "stopped", "interrupted (Ctrl-C); resume with --resume"
     finally:
         _stop_sandbox(evaluator)
+        controller.finish()
         store.set_run_status(run.id, status)
     programs = store.programs(run.id, limit=1)
     best = store.best_programs(run.id, 1)

@@ -214,6 +214,24 @@ class MapElites:
         """All elites, ordered by cell."""
         return self._grid.elites() if self._grid is not None else []
 
+    def snapshot(self) -> dict[str, Any]:
+        """The grid for the viewer: axes (once bounded), every elite's cell, and the stats."""
+        axes = self.axes
+        return {
+            "kind": "map_elites",
+            "descriptors": list(self.descriptor_names),
+            "shape": list(self.grid_shape),
+            "axes": None if axes is None else [
+                {"name": a.name, "low": a.low, "high": a.high, "bins": a.bins, "log": a.log, "edges": a.edges()}
+                for a in axes
+            ],
+            "elites": [
+                {"cell": list(cell), "program_id": p.id, "fitness": p.fitness, "descriptors": self.descriptors_of(p)}
+                for cell, p in self.elites()
+            ],
+            "stats": self.stats(),
+        }
+
     def stats(self) -> dict[str, Any]:
         """cells, filled, coverage, qd_score, best_fitness, and told/correct/failed counts."""
         if self._grid is not None:

@@ -170,6 +170,17 @@ class Store:
             if notes is not None:
                 row.notes = notes
 
+    def set_strategy_state(self, run_id: str, state: dict) -> None:
+        """Store the strategy's latest `snapshot()` (JSON), for the viewer and by-hand queries."""
+        with self._session("save the strategy's state") as s:
+            _get(s, RunRow, run_id, "run").strategy_state = state
+
+    def strategy_state(self, run_id: str) -> dict | None:
+        """The strategy's last stored snapshot, or None."""
+        with self._session("read the strategy's state") as s:
+            state = _get(s, RunRow, run_id, "run").strategy_state
+            return dict(state) if state is not None else None
+
     # -- programs --------------------------------------------------------------------------
 
     def add_program(self, program: Program, reason: str | None = None) -> Program:

@@ -148,6 +148,7 @@ class RunRow(Base):
     started_at: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    strategy_state: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
 
     def to_record(self) -> RunInfo:
         return RunInfo(

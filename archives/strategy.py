@@ -6,6 +6,10 @@ contents on `--resume`), then loops: `ask(n)` for proposal requests, and `tell(p
 each program once it is evaluated (any status; failures are told too, so a strategy can learn
 from them). A strategy holds only in-memory state that `rebuild` can recreate; it never
 touches the store, the LLM or the sandbox.
+
+A strategy may also define `snapshot() -> dict`: a JSON-able view of its state (grid and
+elites, tree visit counts, queue contents) with a "kind" key. The controller stores the latest
+snapshot with the run (`runs.strategy_state`) so the viewer can draw the search's own view.
 """
 
 from __future__ import annotations
