@@ -11,8 +11,14 @@ from rich.table import Table
 
 from archives.records import Program, Status
 
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+def _console(stderr: bool) -> Console:
+    """A console that does not squeeze tables to 80 columns when output goes to a file or pipe."""
+    console = Console(stderr=stderr, highlight=False)
+    return console if console.is_terminal else Console(stderr=stderr, highlight=False, width=160)
+
+
+console = _console(stderr=True)
+out = _console(stderr=False)
 
 
 class ProgressReporter:

@@ -58,6 +58,7 @@ def build_proposer(task: TaskConfig, rng: random.Random, run_id: str, spent: flo
         task.llm, run_id=run_id, rng=rng, dollar_budget=task.budget.dollars, spent=spent
     )
     prompts = PromptBuilder(task.prompt.templates, task.prompt.system)
+    _check_templates(prompts, task, source)
     llm = LLMProposer(
         gateway,
         prompts,
@@ -68,3 +69,19 @@ def build_proposer(task: TaskConfig, rng: random.Random, run_id: str, spent: flo
     )
     proposer = MixedProposer(llm, tuner, task.llm.tuner_share, rng) if tuner else llm
     return proposer, gateway, task.llm.concurrency
+
+
+def _check_templates(prompts, task: TaskConfig, source: str) -> None:
+    """Render once with the initial program, so a broken task template fails before any LLM call."""
+    from agent.prompts import PromptContext, PromptError
+    from archives.records import Program
+
+    parent = Program(id="initial", run_id="", source=source)
+    for mode in ("diff", "full"):
+        context = PromptContext(
+            task_name=task.name, task_description=task.description, language=task.language, parent=parent, mode=mode
+        )
+        try:
+            prompts.build(context)
+        except PromptError as exc:
+            raise ConfigError(f"prompt.templates: {exc}") from None
