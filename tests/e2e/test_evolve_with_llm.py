@@ -89,3 +89,21 @@ def test_llm_run_records_children_with_parents_prompts_and_feedback(tmp_path):
         later = [c for c in calls if by_id[c.program_id].parent_id == child.parent_id and by_id[c.program_id].seq > child.seq]
         carried += any(child.error.splitlines()[0] in json.loads(c.prompt)[-1]["content"] for c in later)
     assert carried >= 1
+
+
+def test_dollar_budget_stops_the_run_and_the_spend_is_recorded(tmp_path):
+    task = copy_task(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with FakeOpenAIServer() as server:
+        server.set_responder(rewriting_responder())
+        # gpt-4o-mini has a price in litellm's local cost map, so these fake calls cost money.
+        proc = run_agent(
+            "evolve", str(task), "--model", "openai/gpt-4o-mini", "--api-base", server.url,
+            "--store", url, "--evaluations", "50", "--dollars", "0.000004", cwd=tmp_path,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "budget: dollars" in proc.stderr
+    summary = only_run(url)
+    assert summary.evaluated < 50
+    assert summary.cost >= 0.000004
+    assert summary.llm_calls == len(server.requests)
