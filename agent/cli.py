@@ -1,4 +1,4 @@
-"""The `agent` command line: evolve, runs, show, export.
+"""The `agent` command line: evolve, runs, show, export, view, report.
 
 Heavy modules (the store, the LLM gateway, rich) are imported inside commands, so
 `agent --help` is instant. Mistakes a user can make end in one line on stderr and exit code 2.
@@ -152,6 +152,70 @@ def export(run_ref: str, store_url: str | None, out_path: Path | None, jsonl_pat
             click.echo(f"{count} programs -> {jsonl_path}")
         if not best and jsonl_path is None:
             sys.exit(1)
+
+
+@cli.command()
+@click.option("--db", "--store", "store_url", help="SQLAlchemy URL of the store (default: every runs/*.db here).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0: any free one).")
+@_user_errors
+def view(store_url: str | None, host: str, port: int) -> None:
+    """Browse runs in a web page (read-only; works while a run is going)."""
+    from agent.viewer.serve import serve
+
+    try:
+        serve(_viewer_catalog(store_url), host, port, echo=click.echo)
+    except OSError as exc:
+        raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@cli.command()
+@click.argument("run_ref")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True, help="HTML file to write.")
+@click.option("--db", "--store", "store_url", help="SQLAlchemy URL (default: search runs/*.db here).")
+@click.option("--programs", "max_programs", type=click.IntRange(min=1), default=200, show_default=True, help="Most programs recorded with their full page.")
+@_user_errors
+def report(run_ref: str, out_path: Path, store_url: str | None, max_programs: int) -> None:
+    """Write one run as a self-contained HTML page, for sharing."""
+    from agent.viewer.catalog import NotFound
+    from agent.viewer.report import write_report
+
+    catalog = _viewer_catalog(store_url)
+    try:
+        run_id, full = write_report(catalog, run_ref, out_path, max_programs)
+    except NotFound as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    finally:
+        catalog.close()
+    click.echo(f"run {run_id[:8]} -> {out_path} ({full} program pages, {out_path.stat().st_size // 1024} KiB)")
+
+
+def _viewer_catalog(store_url: str | None):
+    from agent.config import ConfigError
+    from agent.viewer.catalog import Catalog
+
+    if store_url:
+        return Catalog([store_url])
+    if not Path("runs").is_dir():
+        raise ConfigError("no store found: pass --db URL (no runs/ folder here)")
+    return Catalog(folder=Path("runs"))
+
+
+@cli.command("new-task")
+@click.option("--from-kernelbench", "reference", required=True, type=click.Path(path_type=Path),
+              help="A KernelBench problem file (Model, get_inputs, get_init_inputs).")
+@click.option("--language", type=click.Choice(["triton", "cuda"]), default="triton", show_default=True,
+              help="What candidates are written in.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder to write (default: ./<file>_<language>).")
+@_user_errors
+def new_task(reference: Path, language: str, out_dir: Path | None) -> None:
+    """Write a kernel task (task.yaml, reference.py, initial.py) from a KernelBench problem file."""
+    from agent.new_task import new_task_from_kernelbench
+
+    target = new_task_from_kernelbench(reference, language, out_dir)
+    click.echo(f"wrote {target} (+ reference.py, initial.py); run: agent evolve {target} --model <litellm model>")
 
 
 def _store_urls(store_url: str | None) -> list[str]:

@@ -92,14 +92,75 @@ class MapElitesConfig(_Model):
     """How many top elites exploitation draws from."""
     inspirations: int = Field(2, ge=0, le=10)
     """How many other elites are shown to the LLM beside the parent."""
+    islands: int = Field(1, ge=1, le=64)
+    """Separate grids that evolve on their own and exchange elites; 1: no islands."""
+    migration_interval: int = Field(25, ge=1)
+    """With islands: migrate after every this many correct programs."""
+    migrants: int = Field(2, ge=0)
+    """With islands: how many of its fittest elites each island sends to the next one."""
+
+
+class PQConfig(_Model):
+    """The priority queue with an epsilon-net memory (archives/pq.py)."""
+
+    capacity: int = Field(32, ge=1)
+    """Most programs kept in the memory; beyond it the lowest mean leaves."""
+    epsilon: float = Field(0.05, ge=0, le=1)
+    """A program joins the memory only if farther than this from every member; otherwise it
+    replaces its nearest member when its mean is higher."""
+    distance: Literal["code", "descriptors"] = "code"
+    """"code": 1 - Jaccard similarity of token shingles (MinHash); "descriptors": scaled
+    Euclidean distance of the behaviour descriptors (the metrics when there are none)."""
+    pool: int = Field(4, ge=1)
+    """Parents are drawn from this many members with the highest mean fitness."""
+    confidence: float = Field(1.0, ge=0)
+    """Width of the confidence bounds in standard errors (mean ± confidence * sd / sqrt(n))."""
+    max_evaluations: int = Field(3, ge=1, le=100)
+    """Most evaluations of one program when evaluations are noisy; 1: never repeat."""
+    reevaluate_share: float = Field(0.1, ge=0, le=1)
+    """Most of the evaluations that may go to repeats."""
+    summarize_every: int = Field(10, ge=0)
+    """With an LLM: summarize the memory into recommendations for the prompts after every this
+    many evaluations; 0: never."""
+    summary_notes: int = Field(4, ge=1, le=20)
+    """Most recommendations a summary may give."""
+
+
+class MCTSConfig(_Model):
+    """Monte Carlo tree search over the lineage (archives/mcts.py)."""
+
+    selection: Literal["uct", "puct"] = "uct"
+    """How a child is chosen on the way down: UCT, or PUCT with a uniform prior."""
+    exploration: float = Field(0.1, ge=0)
+    """The exploration constant c of UCT / PUCT (values are scaled to [0, 1])."""
+    widening: float = Field(2.0, gt=0)
+    """Progressive widening: a node with N visits may have ceil(widening * N ** exponent) children."""
+    widening_exponent: float = Field(0.5, ge=0, le=1)
+    """Progressive widening exponent (0: at most `widening` children per node)."""
+
+
+class NoveltyConfig(_Model):
+    """Rejection of duplicate proposals before they are evaluated (agent/controller.py)."""
+
+    similarity: float | None = Field(1.0, gt=0, le=1)
+    """A proposal at least this similar to a pending or correct program (Jaccard over token
+    shingles, comments and spacing ignored) is not evaluated. 1.0 rejects programs that differ
+    only in comments and spacing; lower values also reject small edits (e.g. 0.95), and with
+    them the tuner's one-constant changes of long programs. None: exact copies only."""
+    shingle: int = Field(3, ge=1, le=20)
+    """Tokens per shingle."""
 
 
 class SearchConfig(_Model):
-    strategy: str = "map_elites"
-    """A strategy name ("map_elites") or a dotted import path "package.module:Class"."""
+    strategy: str = "pq"
+    """A strategy name ("pq", "map_elites", "mcts", "greedy", "best_of_n") or a dotted import
+    path "package.module:Class". The default is chosen from bench/results/strategies.md."""
     seed: int = 0
     """Seeds the run's random choices (parents, models, tuner)."""
     map_elites: MapElitesConfig = MapElitesConfig()
+    pq: PQConfig = PQConfig()
+    mcts: MCTSConfig = MCTSConfig()
+    novelty: NoveltyConfig = NoveltyConfig()
 
 
 class EvaluateConfig(_Model):
@@ -113,11 +174,28 @@ class EvaluateConfig(_Model):
     """Captured stdout/stderr per stream; the rest is dropped."""
     cascade_thresholds: tuple[float, ...] = ()
     """For evaluators with evaluate_stage1/2/3: the combined_score each stage must reach."""
+    profile: Literal["ncu"] | None = None
+    """Kernel tasks on a GPU: "ncu" adds Nsight Compute metrics (DRAM and SM throughput,
+    occupancy, registers, spills) to every correct candidate's feedback; None: no profile."""
 
 
 class SandboxConfig(_Model):
-    backend: Literal["process", "auto"] = "auto"
-    """"auto" picks the strongest backend available on this machine."""
+    backend: Literal["auto", "docker", "process"] = "auto"
+    """"docker": evaluations in containers; "process": a local process tree in namespaces and
+    cgroups; "auto": Docker wherever a daemon answers, else the process backend (the run says
+    which it uses)."""
+    image: str | None = None
+    """Docker image to evaluate in (e.g. built from sandbox/Dockerfile), with its own Python and
+    packages; None: a minimal local image with this machine's Python and environment mounted
+    read-only (needs no registry)."""
+    image_python: str = "python3"
+    """With `image`: the image's Python, run wherever the evaluation asks for this machine's."""
+    cpus: float | None = Field(1.0, gt=0)
+    """CPU cores one evaluation may use (Docker backend); None: no limit."""
+    reuse_containers: bool = True
+    """Docker: a container serves one evaluation after another, wiped in between (processes,
+    files, IPC); false: a fresh container for every evaluation (slower, see
+    bench/results/sandbox.md)."""
 
 
 class PromptConfig(_Model):
@@ -145,6 +223,57 @@ class Tunable(_Model):
         return self
 
 
+class InputDistribution(_Model):
+    """How a correctness trial transforms the floating-point inputs get_inputs() makes."""
+
+    scale: float = 1.0
+    """Multiply the inputs by this."""
+    offset: float = 0.0
+    """Then add this."""
+    edge: bool = False
+    """Replace about 1% of the elements with edge values (zeros, +-tiny, +-large)."""
+
+
+class KernelConfig(_Model):
+    """Kernel tasks: how candidates are checked and timed (evaluators/kernel/README.md)."""
+
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    """"auto": the GPU when this machine has one, else the CPU (Triton in its interpreter,
+    CUDA compiled only, no timing)."""
+    trials: int = Field(5, ge=5, le=100)
+    """Correctness trials at the benchmark shape, each with fresh secret-seeded inputs and weights."""
+    shape: dict[str, int | float] | None = None
+    """Module-level constants of the reference to set for the benchmark (e.g. {batch_size: 64});
+    None: the reference's own."""
+    cpu_shape: dict[str, int | float] | None = None
+    """The shape used without a GPU, where Triton runs in its slow interpreter: keep it tiny."""
+    odd_shapes: tuple[dict[str, int | float], ...] = ()
+    """Extra shapes checked for correctness (one trial each; also without a GPU: keep them small),
+    e.g. sizes that are not multiples of a block."""
+    inputs: tuple[InputDistribution, ...] = ()
+    """Input distributions for trials 2, 3, ... in turn (trial 1 uses get_inputs() as it is)."""
+    atol: float | None = Field(None, ge=0)
+    """Absolute tolerance; None: by the output's dtype (the table in evaluators/kernel/correctness.py)."""
+    rtol: float | None = Field(None, ge=0)
+    """Relative tolerance; None: by the output's dtype."""
+    allow_ops: tuple[str, ...] = ()
+    """torch operators a candidate may call although they do the reference's work (e.g. "matmul")."""
+    bytes: float | None = Field(None, gt=0)
+    """Bytes the op must move at the benchmark shape (roofline); None: estimated."""
+    flops: float | None = Field(None, ge=0)
+    """FLOPs the op must do at the benchmark shape (roofline); None: estimated."""
+    compile_timeout_seconds: float = Field(300.0, gt=0)
+    """Limit for a candidate's import and first call (where CUDA and Triton compile)."""
+    timing_seconds: float = Field(10.0, gt=0)
+    """Time budget of the adaptive timing loop per candidate."""
+    target_rel_se: float = Field(0.002, gt=0, lt=1)
+    """Repeat timed calls until the median's relative standard error is below this."""
+    compile_reference: bool = True
+    """Also time torch.compile of the reference (once per run) for speedup_vs_compile."""
+    ceilings: Path | None = None
+    """JSON file caching measured device ceilings; None: ~/.cache/evoforge/ceilings.json."""
+
+
 class TaskConfig(_Model):
     """A whole task file, validated."""
 
@@ -154,10 +283,16 @@ class TaskConfig(_Model):
     description: str = ""
     """What the program does and what "better" means: the start of every prompt."""
     program: Path
-    """The initial program (for program tasks)."""
-    evaluator: Path
-    """A Python file with evaluate(program_path) -> dict (OpenEvolve contract)."""
+    """The initial program; for kernel tasks the initial candidate (a ModelNew file)."""
+    evaluator: Path | None = None
+    """Program tasks: a Python file with evaluate(program_path) -> dict (OpenEvolve contract)."""
+    reference: Path | None = None
+    """Kernel tasks: the PyTorch reference, a KernelBench problem file (Model, get_inputs,
+    get_init_inputs)."""
     language: str = "python"
+    """The candidates' language; kernel tasks: "triton" or "cuda"."""
+    kernel: KernelConfig = KernelConfig()
+    """Kernel tasks: checking and timing settings."""
     budget: Budget = Budget()
     llm: LLMConfig = LLMConfig()
     search: SearchConfig = SearchConfig()
@@ -177,6 +312,17 @@ class TaskConfig(_Model):
     def store_url(self) -> str:
         return self.store or f"sqlite:///runs/{self.name}.db"
 
+    @model_validator(mode="after")
+    def _kind_files(self) -> TaskConfig:
+        if self.kind == "program" and self.evaluator is None:
+            raise ValueError("evaluator: required key is missing (kind: program needs it)")
+        if self.kind == "kernel":
+            if self.reference is None:
+                raise ValueError("reference: required key is missing (kind: kernel needs a KernelBench problem file)")
+            if self.language not in ("triton", "cuda"):
+                raise ValueError(f"language: kernel tasks take 'triton' or 'cuda', got {self.language!r}")
+        return self
+
 
 # Command-line overrides: option name -> dotted key in the task file.
 OVERRIDE_KEYS = {
@@ -191,7 +337,7 @@ OVERRIDE_KEYS = {
     "store": "store",
 }
 
-_PATH_KEYS = ("program", "evaluator")
+_PATH_KEYS = ("program", "evaluator", "reference")
 
 
 def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> TaskConfig:
@@ -280,7 +426,9 @@ def _first_error(exc: ValidationError) -> str:
 def _resolve_paths(task: TaskConfig, path: Path) -> TaskConfig:
     updates: dict[str, Any] = {}
     for key in _PATH_KEYS:
-        value: Path = getattr(task, key)
+        value: Path | None = getattr(task, key)
+        if value is None:
+            continue
         full = value if value.is_absolute() else task.task_dir / value
         if not full.is_file():
             raise ConfigError(f"{path}: {key}: file not found: {full}")

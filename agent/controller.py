@@ -6,6 +6,13 @@ threads: the sandbox blocks) and tell the strategy. The queue is bounded, so pro
 ahead of evaluations by at most one batch and neither stage waits for the other when both can
 work.
 
+Novelty: a proposal whose source is an exact copy of a stored program, or a near-duplicate of
+one (archives/novelty.py, threshold `search.novelty.similarity`), is stored with status
+"duplicate" and an error naming its twin, is not evaluated, and the worker asks again.
+
+Repeats: a request with `reevaluate` queues the stored program itself; its result is recorded
+as another attempt (`Store.add_attempt`) and counts against the evaluation budget.
+
 Crash safety: a child is stored as "pending" before it is evaluated, and its result is stored
 in one transaction. After `kill -9`, `resume` re-evaluates the pending children and rebuilds
 the strategy from the evaluated ones, so only the work in flight is repeated and nothing is
@@ -21,7 +28,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from agent.proposers import BudgetExceeded, Proposal, Proposer
+from archives.novelty import NoveltyIndex
 from archives.records import Program, ProposalRequest, Status, source_hash
+from archives.repeats import FITNESS_EVALS
 from archives.store import Store
 from archives.strategy import Strategy
 from evaluators.result import EvalResult
@@ -72,6 +81,13 @@ class LoopState:
 _FRUITLESS_LIMIT = 40
 
 
+@dataclass(frozen=True)
+class _Repeat:
+    """A queued repeat evaluation of a stored program."""
+
+    program: Program
+
+
 class Controller:
     def __init__(
         self,
@@ -87,6 +103,7 @@ class Controller:
         wall_seconds: float | None = None,
         spent: callable = lambda: 0.0,
         reporter: Reporter | None = None,
+        novelty: NoveltyIndex | None = None,
     ):
         self._store = store
         self._run_id = run_id
@@ -98,6 +115,7 @@ class Controller:
         self._wall_seconds = wall_seconds
         self._spent = spent
         self._reporter = reporter or SilentReporter()
+        self._novelty = novelty
         self.state = LoopState(budget=evaluations)
         self._told = asyncio.Event()
         self._snapshot_at = float("-inf")
@@ -110,7 +128,12 @@ class Controller:
         programs = self._store.programs(self._run_id, order="evaluated")
         evaluated = [p for p in programs if p.status in Status.EVALUATED]
         self._strategy.rebuild(evaluated)
-        self.state.evaluated = len(evaluated)
+        repeats = sum(max(0, int(p.metrics.get(FITNESS_EVALS, 1)) - 1) for p in evaluated)
+        self.state.evaluated = len(evaluated) + repeats
+        if self._novelty is not None:
+            for p in programs:
+                if p.status not in (Status.APPLY_FAILED, Status.DUPLICATE):
+                    self._novelty.add(p.id, p.source, strict=p.status in Status.FAILED)
         self._update_best()
         pending = [p for p in programs if p.status == Status.PENDING]
         if not programs:
@@ -120,6 +143,8 @@ class Controller:
                 Program(id=_new_id(), run_id=self._run_id, source=initial_source, proposer="initial"),
                 reason="initial program",
             )
+            if self._novelty is not None:
+                self._novelty.add(initial.id, initial.source)
             pending = [initial]
         elif pending:
             self._reporter.message(f"re-evaluating {len(pending)} program(s) left in flight by the last session")
@@ -169,12 +194,20 @@ class Controller:
             self.state.reserved += 1
             queued = False
             try:
-                queued = await self._propose_one(requests[0], queue)
+                if requests[0].reevaluate:
+                    self.state.fruitless = 0
+                    await queue.put(_Repeat(requests[0].parent))
+                    queued = True
+                else:
+                    queued = await self._propose_one(requests[0], queue)
             except BudgetExceeded:
                 self.state.stop_reason = "budget: dollars"
             finally:
                 if not queued:
                     self.state.reserved -= 1
+                    discard = getattr(self._strategy, "discard", None)
+                    if discard is not None:
+                        discard(requests[0])
 
     async def _propose_one(self, request: ProposalRequest, queue: asyncio.Queue) -> bool:
         parent = request.parent
@@ -198,11 +231,24 @@ class Controller:
             self._link_call(proposal, child)
             self.state.fruitless += 1
             return False
+        fingerprint = near = None
+        if self._novelty is not None:
+            fingerprint = self._novelty.fingerprint(proposal.source)
+            near = self._novelty.near_twin(fingerprint)
+        if near is not None:
+            twin_id, similarity = near
+            error = f"near-duplicate of program {twin_id[:8]} (similarity {similarity:.3f} >= {self._novelty.threshold:g})"
+            child = self._store.add_program(replace(child, status=Status.DUPLICATE, error=error), reason=request.reason)
+            self._link_call(proposal, child)
+            self.state.fruitless += 1
+            return False
         if self.state.stop_reason is not None:  # a budget ran out while this proposal was made
             if proposal.llm_call is not None:
                 self._store.add_llm_call(proposal.llm_call)
             return False
         child = self._store.add_program(child, reason=request.reason)
+        if self._novelty is not None:
+            self._novelty.add(child.id, fingerprint)
         self._link_call(proposal, child)
         self.state.fruitless = 0
         await queue.put(child)
@@ -234,17 +280,25 @@ class Controller:
             if child is None:
                 return
             try:
-                await self._evaluate(child)
+                if isinstance(child, _Repeat):
+                    await self._evaluate(child.program, repeat=True)
+                else:
+                    await self._evaluate(child)
             finally:
                 self.state.reserved -= 1
 
-    async def _evaluate(self, program: Program) -> Program:
+    async def _evaluate(self, program: Program, repeat: bool = False) -> Program:
         result = await asyncio.to_thread(self._evaluator.evaluate, program.source, label=program.id[:8])
-        done = self._store.finish_program(program.id, result)
+        if repeat:
+            done = self._store.add_attempt(program.id, result)
+        else:
+            done = self._store.finish_program(program.id, result)
+        if self._novelty is not None and done.status in Status.FAILED:
+            self._novelty.add(done.id, done.source, strict=True)
         self._strategy.tell(done)
         self._save_snapshot()
         self.state.evaluated += 1
-        self._update_best(done)
+        self._update_best(None if repeat else done)
         self._told.set()
         self._reporter.evaluated(done, self.state)
         return done

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Awaitable, Callable, Protocol
 
 from agent.edits import EditError, apply_answer
 from agent.llm import BudgetExceeded, LLMError, LLMGateway
@@ -65,7 +65,10 @@ class LLMProposer:
         description: str,
         language: str,
         edit_format: str = "auto",
+        notes: Callable[[], Awaitable[tuple[str, ...]]] | None = None,
     ):
+        """`notes`, when given, is awaited for each prompt's recommendations (a summarizer's)."""
+        self._notes = notes
         self._gateway = gateway
         self._prompts = prompts
         self._task_name = task_name
@@ -84,6 +87,7 @@ class LLMProposer:
             previous_errors=previous_errors,
             mode=mode,
             reason=request.reason,
+            notes=await self._notes() if self._notes is not None else (),
         )
         messages = self._prompts.build(context)
         model = self._gateway.pick_model()

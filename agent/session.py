@@ -50,8 +50,8 @@ def evolve(
     A resumed run continues with the settings stored with it; `overrides` (the command-line
     options) apply on top of them.
     """
-    if task.kind != "program":
-        raise ConfigError(f"{task_path}: kind: {task.kind!r} tasks are not supported yet (only 'program')")
+    if task.kind not in ("program", "kernel"):
+        raise ConfigError(f"{task_path}: kind: {task.kind!r} tasks are not supported yet (only 'program', 'kernel')")
     store = Store(task.store_url)
     try:
         run = _open_run(store, task, task_path, resume, run_ref)
@@ -85,7 +85,7 @@ def _open_run(store: Store, task: TaskConfig, task_path: Path, resume: bool, run
 def _run_session(
     store: Store, run: RunInfo, task: TaskConfig, reporter: Reporter | None
 ) -> RunOutcome:
-    from agent.wiring import build_evaluator, build_proposer, build_strategy
+    from agent.wiring import build_evaluator, build_novelty, build_proposer, build_strategy
 
     started = time.monotonic()
     prior = len(store.programs(run.id))
@@ -93,7 +93,13 @@ def _run_session(
     rng = random.Random(f"{task.search.seed}:{prior}")
     strategy = build_strategy(task, rng)
     evaluator, warnings = build_evaluator(task)
-    proposer, gateway, workers = build_proposer(task, rng, run.id, spent=store.spend(run.id))
+    proposer, gateway, workers = build_proposer(
+        task, rng, run.id, spent=store.spend(run.id), strategy=strategy, record_call=store.add_llm_call
+    )
+    if reporter:
+        from sandbox import describe_sandbox
+
+        reporter.message(f"sandbox: {describe_sandbox(evaluator.sandbox)}")
     for line in warnings:
         if reporter:
             reporter.message(f"warning: {line}")
@@ -111,6 +117,7 @@ def _run_session(
         wall_seconds=task.budget.wall_seconds,
         spent=(lambda: gateway.spent) if gateway else (lambda: 0.0),
         reporter=reporter,
+        novelty=build_novelty(task),
     )
     store.set_run_status(run.id, "running")
     initial_source = None if prior else Path(task.program).read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ def build_evaluator(task: TaskConfig):
     """The task kind's evaluator and the sandbox's isolation warnings."""
     from evaluators.program import ProgramEvaluator
     from evaluators.scorers import ScorerError, load_scorer
-    from sandbox import make_sandbox
+    from sandbox import SandboxError, choose_sandbox
 
     scorer = None
     if task.scorer:
@@ -29,12 +29,45 @@ def build_evaluator(task: TaskConfig):
             scorer = load_scorer(task.scorer, task.task_dir)
         except ScorerError as exc:
             raise ConfigError(f"scorer: {exc}") from None
-    sandbox = make_sandbox(task.sandbox.backend)
-    return ProgramEvaluator(task, sandbox, scorer), sandbox.warnings()
+    options = task.sandbox
+    try:
+        sandbox, notice = choose_sandbox(options.backend, image=options.image, image_python=options.image_python,
+                                         cpus=options.cpus, reuse=options.reuse_containers)
+    except SandboxError as exc:
+        raise ConfigError(f"sandbox.backend {options.backend}: {exc}") from None
+    warnings = [*([notice] if notice else []), *sandbox.warnings()]
+    if task.kind == "kernel":
+        from evaluators.kernel.evaluator import KernelEvaluator
+
+        try:
+            evaluator = KernelEvaluator(task, sandbox)
+        except ValueError as exc:
+            raise ConfigError(f"kernel: {exc}") from None
+        if evaluator.device == "cpu":
+            warnings.append("no GPU: Triton kernels run in the interpreter, CUDA kernels are compiled but not "
+                            "run, and nothing is timed (every correct candidate gets fitness 0)")
+        return evaluator, warnings
+    return ProgramEvaluator(task, sandbox, scorer), warnings
 
 
-def build_proposer(task: TaskConfig, rng: random.Random, run_id: str, spent: float):
-    """Returns (proposer, gateway or None, number of proposal workers)."""
+def build_novelty(task: TaskConfig):
+    """The near-duplicate index the controller checks proposals against, or None (exact only)."""
+    from archives.novelty import NoveltyIndex
+
+    novelty = task.search.novelty
+    if novelty.similarity is None:
+        return None
+    return NoveltyIndex(novelty.similarity, task.language, novelty.shingle)
+
+
+def build_proposer(
+    task: TaskConfig, rng: random.Random, run_id: str, spent: float, strategy=None, record_call=None
+):
+    """Returns (proposer, gateway or None, number of proposal workers).
+
+    With an LLM, a `strategy` that keeps a memory (the priority queue) and `record_call` to
+    store the summary calls, the LLM's prompts carry the summarizer's recommendations.
+    """
     from agent.proposers import LLMProposer, MixedProposer, TunerProposer
     from agent.tuner import Tuner, TunerError, has_tunables
 
@@ -59,16 +92,40 @@ def build_proposer(task: TaskConfig, rng: random.Random, run_id: str, spent: flo
     )
     prompts = PromptBuilder(task.prompt.templates, task.prompt.system)
     _check_templates(prompts, task, source)
+    summarizer = _build_summarizer(task, gateway, strategy, record_call)
     llm = LLMProposer(
         gateway,
         prompts,
         task_name=task.name,
-        description=task.description,
-        language=task.language,
+        description=_description(task),
+        language="python" if task.kind == "kernel" else task.language,  # kernel candidates are .py files
         edit_format=task.llm.edit_format,
+        notes=summarizer.notes if summarizer is not None else None,
     )
     proposer = MixedProposer(llm, tuner, task.llm.tuner_share, rng) if tuner else llm
     return proposer, gateway, task.llm.concurrency
+
+
+def _description(task: TaskConfig) -> str:
+    """What every prompt starts with; kernel tasks add the reference and the judge's rules."""
+    if task.kind != "kernel":
+        return task.description
+    from evaluators.kernel.prompting import kernel_description
+
+    return kernel_description(task)
+
+
+def _build_summarizer(task: TaskConfig, gateway, strategy, record_call):
+    every = task.search.pq.summarize_every
+    if strategy is None or record_call is None or every <= 0 or not hasattr(strategy, "memory"):
+        return None
+    from agent.summarizer import MemorySummarizer
+
+    return MemorySummarizer(
+        gateway, strategy, every=every, max_notes=task.search.pq.summary_notes, task_name=task.name,
+        task_description=task.description, language=task.language, record_call=record_call,
+        templates_dir=task.prompt.templates,
+    )
 
 
 def _check_templates(prompts, task: TaskConfig, source: str) -> None:

@@ -18,6 +18,11 @@ _EXPORTS = {
     "make_strategy": "archives.registry",
     "StrategyError": "archives.registry",
     "MapElites": "archives.map_elites",
+    "PriorityQueue": "archives.pq",
+    "MCTS": "archives.mcts",
+    "Greedy": "archives.baselines",
+    "BestOfN": "archives.baselines",
+    "NoveltyIndex": "archives.novelty",
     "Store": "archives.store",
     "StoreError": "archives.store",
 }

@@ -8,7 +8,8 @@ The grid (archives/grid.py) only stores elites. This strategy adds what the sear
   program: the first generation-0 program told (or, if none was, the first correct one).
 - **Parent selection.** With chance `exploit_ratio`, exploitation: draw from the `elite_pool`
   fittest elites, weighted 1/rank (the global best is always rank 1). Otherwise exploration: any
-  occupied cell. Both weights are multiplied by a parent's *freshness*,
+  occupied cell, weighted 1/sqrt(rank), so every cell stays reachable while a filling grid
+  does not drown the good elites in mediocre ones. Both weights are multiplied by a parent's *freshness*,
   ``1 / (1 + 0.25 barren + 0.5 failed + 0.5 pending)``, counting its told children that changed
   nothing in the grid, those that failed, and requests for it not yet told back. A parent that
   keeps producing nothing fades, so the search moves on to its better descendants instead of
@@ -17,6 +18,12 @@ The grid (archives/grid.py) only stores elites. This strategy adds what the sear
 - **Requests.** Each names its parent, up to `inspirations` other elites (the fittest one first,
   then others drawn favouring cells far from the parent's), a reason, and mode "full" with
   chance `full_share` (larger rewrites), "diff" otherwise.
+- **Islands.** With `islands` > 1, each island has its own grid over the same axes and evolves
+  on its own: a request names its island (the one with the fewest requests in flight, then the
+  fewest programs told, then the lowest number), the child is born there, and its parent and
+  inspirations come from that island's grid. The initial program seeds every island. Every
+  `migration_interval` correct programs told, each island sends copies of its `migrants`
+  fittest elites to the next island in a ring, where they compete for cells like any program.
 
 All randomness comes from the rng given to the constructor. Everything `ask` depends on,
 except pending requests, is rebuilt by telling the same programs in the same order, so a
@@ -25,6 +32,7 @@ rebuilt strategy with an equally seeded rng asks the same things.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from typing import Any, Iterable, Mapping
@@ -61,7 +69,11 @@ class MapElites:
         self._reset()
 
     def _reset(self) -> None:
-        self._grid: GridArchive | None = None
+        self._grids: list[GridArchive] = []  # one per island, made at the first correct program
+        self._axes: list[Axis] | None = None
+        self._island_told: Counter[int] = Counter()
+        self._island_pending: Counter[int] = Counter()
+        self._migrations = 0
         self._initial: Program | None = None
         self._reference: Counter[str] | None = None
         self._best: Program | None = None
@@ -84,9 +96,13 @@ class MapElites:
             values = self.descriptors_of(program)  # first, so a missing descriptor changes nothing
         self._order.setdefault(program.id, len(self._order))
         self._counts["told"] += 1
+        island = self._island_of(program)
+        self._island_told[island] += 1
         parent = program.parent_id
         if parent is not None and self._pending[parent] > 0:
             self._pending[parent] -= 1
+            if self._island_pending[island] > 0:
+                self._island_pending[island] -= 1
         if not program.is_correct:
             if program.status in Status.FAILED:
                 self._counts["failed"] += 1
@@ -96,20 +112,45 @@ class MapElites:
                 self._barren[parent] += 1
             return Insertion("not_added")
         self._counts["correct"] += 1
-        if self._grid is None:
-            self._grid = GridArchive([resolve_axis(s, values[s.name]) for s in self._specs])
+        if self._axes is None:
+            self._axes = [resolve_axis(s, values[s.name]) for s in self._specs]
+            self._grids = [GridArchive(self._axes) for _ in range(self.config.islands)]
         if self._best is None or program.fitness > self._best.fitness:  # type: ignore[operator]
             self._best = program
-        insertion = self._grid.add(program, values)
+        if program.generation == 0 and len(self._grids) > 1:  # the initial program seeds every island
+            for grid in self._grids[1:]:
+                grid.add(program, values)
+        insertion = self._grids[island].add(program, values)
         if insertion.status == "not_added" and parent is not None:
             self._barren[parent] += 1
+        self._maybe_migrate()
         return insertion
+
+    def _island_of(self, program: Program) -> int:
+        return program.island % self.config.islands
+
+    def _maybe_migrate(self) -> None:
+        """Ring migration every `migration_interval` correct programs (islands > 1 only)."""
+        k = len(self._grids)
+        if k < 2 or self._counts["correct"] % self.config.migration_interval:
+            return
+        leaving = [self._ranked(i)[: self.config.migrants] for i in range(k)]
+        for i, elites in enumerate(leaving):
+            target = self._grids[(i + 1) % k]
+            for _, program in elites:
+                target.add(program, self.descriptors_of(program))
+        self._migrations += 1
+
+    @property
+    def _grid(self) -> GridArchive | None:
+        """Island 0's grid (the only one without islands)."""
+        return self._grids[0] if self._grids else None
 
     def ask(self, n: int) -> list[ProposalRequest]:
         """Up to `n` requests; none before any program was told."""
         if n <= 0:
             return []
-        if self._grid is None or len(self._grid) == 0:
+        if not self._grids or len(self._grids[0]) == 0:
             if self._initial is None:
                 return []
             return [
@@ -122,19 +163,36 @@ class MapElites:
             ]
         requests = []
         for _ in range(n):
-            cell, parent, reason = self._select_parent()
+            island = self._next_island()
+            cell, parent, reason = self._select_parent(island)
             self._pending[parent.id] += 1
+            self._island_pending[island] += 1
+            if len(self._grids) > 1:
+                reason = f"island {island}: {reason}"
             requests.append(
                 ProposalRequest(
                     parent=parent,
-                    inspirations=self._inspirations(cell, parent),
+                    inspirations=self._inspirations(cell, parent, island),
                     reason=reason,
                     mode=self._mode(),
-                    island=parent.island,
+                    island=island if len(self._grids) > 1 else parent.island,
                     extra={"cell": cell},
                 )
             )
         return requests
+
+    def discard(self, request: ProposalRequest) -> None:
+        """A request gave nothing to evaluate: it is no longer pending."""
+        pid = request.parent.id
+        if self._pending[pid] > 0:
+            self._pending[pid] -= 1
+            island = request.island % self.config.islands
+            if self._island_pending[island] > 0:
+                self._island_pending[island] -= 1
+
+    def _next_island(self) -> int:
+        k = len(self._grids)
+        return min(range(k), key=lambda i: (self._island_pending[i], self._island_told[i], i))
 
     def rebuild(self, programs: Iterable[Program]) -> None:
         """Forget everything, then tell `programs` in order."""
@@ -152,26 +210,27 @@ class MapElites:
         load = BARREN_WEIGHT * self._barren[pid] + FAILED_WEIGHT * self._failed[pid]
         return 1.0 / (1.0 + load + PENDING_WEIGHT * self._pending[pid])
 
-    def _ranked(self) -> list[tuple[Cell, Program]]:
-        """Elites, fittest first; ties go to the one told earlier."""
-        assert self._grid is not None
-        return sorted(self._grid.elites(), key=lambda e: (-e[1].fitness, self._order[e[1].id]))
+    def _ranked(self, island: int = 0) -> list[tuple[Cell, Program]]:
+        """An island's elites, fittest first; ties go to the one told earlier."""
+        grid = self._grids[island]
+        return sorted(grid.elites(), key=lambda e: (-e[1].fitness, self._order[e[1].id]))
 
-    def _select_parent(self) -> tuple[Cell, Program, str]:
-        ranked = self._ranked()
+    def _select_parent(self, island: int = 0) -> tuple[Cell, Program, str]:
+        ranked = self._ranked(island)
         if self._rng.random() < self.config.exploit_ratio:
             pool = ranked[: self.config.elite_pool]
             weights = [self._freshness(p) / (rank + 1) for rank, (_, p) in enumerate(pool)]
             i = self._rng.choices(range(len(pool)), weights=weights)[0]
             cell, parent = pool[i]
             return cell, parent, f"exploit: top-{i + 1} elite (fitness {parent.fitness:.4g})"
-        elites = self._grid.elites()  # type: ignore[union-attr]
-        weights = [self._freshness(p) for _, p in elites]
+        elites = self._grids[island].elites()
+        rank = {p.id: r for r, (_, p) in enumerate(ranked)}
+        weights = [self._freshness(p) / math.sqrt(rank[p.id] + 1) for _, p in elites]
         cell, parent = elites[self._rng.choices(range(len(elites)), weights=weights)[0]]
         return cell, parent, f"explore: cell {cell} (fitness {parent.fitness:.4g})"
 
-    def _inspirations(self, cell: Cell, parent: Program) -> tuple[Program, ...]:
-        others = [(c, p) for c, p in self._ranked() if p.id != parent.id]
+    def _inspirations(self, cell: Cell, parent: Program, island: int = 0) -> tuple[Program, ...]:
+        others = [(c, p) for c, p in self._ranked(island) if p.id != parent.id]
         k = min(self.config.inspirations, len(others))
         if k == 0:
             return ()
@@ -210,12 +269,20 @@ class MapElites:
             raise ValueError("the grid has no bounds yet: no correct program was told")
         return self._grid.index_of(descriptors)
 
-    def elites(self) -> list[tuple[Cell, Program]]:
-        """All elites, ordered by cell."""
-        return self._grid.elites() if self._grid is not None else []
+    def elites(self, island: int | None = None) -> list[tuple[Cell, Program]]:
+        """The elites of one island, or of all islands in island order; each ordered by cell."""
+        if island is not None:
+            return self._grids[island].elites() if self._grids else []
+        return [e for grid in self._grids for e in grid.elites()]
 
     def snapshot(self) -> dict[str, Any]:
-        """The grid for the viewer: axes (once bounded), every elite's cell, and the stats."""
+        """The grid for the viewer.
+
+        ``{"kind": "map_elites", "descriptors": [name, ...], "shape": [bins, ...], "axes":
+        [{"name", "low", "high", "bins", "log", "edges"}, ...] | None (before the first correct
+        program), "elites": [{"island", "cell", "program_id", "fitness", "descriptors"}, ...]
+        (every island's), "islands": [{"island", "stats"}, ...], "stats": stats()}``.
+        """
         axes = self.axes
         return {
             "kind": "map_elites",
@@ -226,20 +293,32 @@ class MapElites:
                 for a in axes
             ],
             "elites": [
-                {"cell": list(cell), "program_id": p.id, "fitness": p.fitness, "descriptors": self.descriptors_of(p)}
-                for cell, p in self.elites()
+                {"island": i, "cell": list(cell), "program_id": p.id, "fitness": p.fitness,
+                 "descriptors": self.descriptors_of(p)}
+                for i in range(len(self._grids)) for cell, p in self.elites(i)
             ],
+            "islands": [{"island": i, "stats": grid.stats()} for i, grid in enumerate(self._grids)],
             "stats": self.stats(),
         }
 
     def stats(self) -> dict[str, Any]:
-        """cells, filled, coverage, qd_score, best_fitness, and told/correct/failed counts."""
-        if self._grid is not None:
-            stats = self._grid.stats()
-        else:
-            cells = 1
-            for b in self.grid_shape:
-                cells *= b
-            stats = {"cells": cells, "filled": 0, "coverage": 0.0, "qd_score": 0.0, "best_fitness": None}
+        """cells, filled, coverage, qd_score, best_fitness (over all islands), told/correct/failed
+        counts, and with islands the number of islands and of migrations so far."""
+        cells = 1
+        for b in self.grid_shape:
+            cells *= b
+        cells *= self.config.islands
+        parts = [grid.stats() for grid in self._grids]
+        filled = sum(p["filled"] for p in parts)
+        best = [p["best_fitness"] for p in parts if p["best_fitness"] is not None]
+        stats = {
+            "cells": cells,
+            "filled": filled,
+            "coverage": filled / cells,
+            "qd_score": sum(p["qd_score"] for p in parts),
+            "best_fitness": max(best) if best else None,
+        }
         stats.update({k: self._counts[k] for k in ("told", "correct", "failed")})
+        if self.config.islands > 1:
+            stats.update({"islands": self.config.islands, "migrations": self._migrations})
         return stats

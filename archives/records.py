@@ -73,6 +73,10 @@ class ProposalRequest:
     `reason` says in a few words why this parent was chosen (recorded with the child, shown in
     the viewer). `mode` is a hint for the proposer: "diff" (SEARCH/REPLACE edits) or "full"
     (a whole program).
+
+    With `reevaluate`, the request asks for no child: the controller evaluates `parent` itself
+    once more (for noisy evaluations), records the repeat as another attempt of the same
+    program, and tells the strategy the program again with the mean of its attempts.
     """
 
     parent: Program
@@ -81,6 +85,7 @@ class ProposalRequest:
     mode: str = "diff"
     island: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    reevaluate: bool = False
 
 
 @dataclass(frozen=True)

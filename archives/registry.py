@@ -26,6 +26,10 @@ class StrategyError(Exception):
 
 STRATEGIES: dict[str, str] = {
     "map_elites": "archives.map_elites:MapElites",
+    "pq": "archives.pq:PriorityQueue",
+    "mcts": "archives.mcts:MCTS",
+    "greedy": "archives.baselines:Greedy",
+    "best_of_n": "archives.baselines:BestOfN",
 }
 
 

@@ -38,6 +38,7 @@ from archives.store_models import (
     make_engine,
     prepare_schema,
 )
+from archives.store_queries import StoreQueries
 from evaluators.result import EvalResult
 
 __all__ = ["RunInfo", "RunStatus", "RunSummary", "StageRecord", "Store", "StoreError"]
@@ -63,18 +64,23 @@ def _check_status(status: str, allowed: frozenset[str], what: str) -> None:
         raise ValueError(f"unknown {what} status {status!r}; expected one of {sorted(allowed)}")
 
 
-class Store:
-    """Lineage store over any SQLAlchemy URL; see the module docstring."""
+class Store(StoreQueries):
+    """Lineage store over any SQLAlchemy URL; see the module docstring.
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0):
+    `read_only=True` (the viewer) opens an existing store and never writes: a missing SQLite
+    file or a database without evoforge's tables is a `StoreError`, and SQLite connections
+    run with `PRAGMA query_only`.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, read_only: bool = False):
         self.url = url
         self._shown = _shown_url(url)  # for messages: no password
         self._lock = threading.RLock()
         self._closed = False
         self._last_start = 0.0
         try:
-            self._engine = make_engine(url, busy_timeout)
-            prepare_schema(self._engine, self._shown)
+            self._engine = make_engine(url, busy_timeout, read_only=read_only)
+            prepare_schema(self._engine, self._shown, create=not read_only)
             self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         except StoreError:
             self._dispose()
@@ -233,6 +239,31 @@ class Store:
             row.status = status
             if error is not None:
                 row.error = error
+            s.flush()
+            return row.to_record()
+
+    def add_attempt(self, program_id: str, result: EvalResult) -> Program:
+        """Record a repeat evaluation of an evaluated program as its next attempt, in one
+        transaction: its stages, and the outcome folded in by `archives.repeats.combine`
+        (fitness becomes the mean of the attempts; a failed attempt fails the program)."""
+        from archives.repeats import FITNESS_EVALS, combine
+
+        _check_status(result.status, Status.ALL, "program")
+        with self._session(f"record a repeat evaluation of program {program_id}") as s:
+            row = _get(s, ProgramRow, program_id, "program")
+            if row.status not in Status.EVALUATED:
+                raise ValueError(f"program {program_id} is {row.status}: only evaluated programs are evaluated again")
+            outcome = combine(row.to_record(), result.status, result.fitness, result.error)
+            row.status, row.fitness, row.error = outcome.status, outcome.fitness, outcome.error
+            row.metrics = outcome.metrics
+            row.evaluated_at = time.time()
+            E = EvaluationRow
+            attempt = int(outcome.metrics[FITNESS_EVALS])
+            s.add_all(
+                E(program_id=program_id, attempt=attempt, stage=st.name, ok=st.ok,
+                  seconds=st.seconds, message=st.message, log=st.log)
+                for st in result.stages
+            )  # fmt: skip
             s.flush()
             return row.to_record()
 

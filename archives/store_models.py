@@ -279,8 +279,11 @@ def _is_memory_sqlite(url: Any) -> bool:
     return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
 
 
-def make_engine(url: str, busy_timeout: float) -> Engine:
-    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, busy_timeout: float, *, read_only: bool = False) -> Engine:
+    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout.
+
+    `read_only`: a SQLite file must exist already, and connections refuse to write.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
@@ -289,7 +292,10 @@ def make_engine(url: str, busy_timeout: float) -> Engine:
     if not memory:
         connect_args["timeout"] = busy_timeout
         if not (parsed.database or "").startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            if read_only and not Path(parsed.database).is_file():
+                raise StoreError(f"no store at {parsed.database} (no such file)")
+            if not read_only:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # In memory, every connection would see its own empty database: share one.
     pool = {"poolclass": StaticPool} if memory else {}
     engine = create_engine(parsed, connect_args=connect_args, **pool)
@@ -301,13 +307,16 @@ def make_engine(url: str, busy_timeout: float) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return engine
 
 
-def prepare_schema(engine: Engine, url: str) -> None:
-    """Refuse a database of another schema version; create the tables that are missing."""
+def prepare_schema(engine: Engine, url: str, *, create: bool = True) -> None:
+    """Refuse a database of another schema version; create the tables that are missing
+    (with `create=False`, refuse a database that is not a whole evoforge store instead)."""
     tables = set(inspect(engine).get_table_names())
     version = None
     if "meta" in tables:
@@ -325,6 +334,11 @@ def prepare_schema(engine: Engine, url: str) -> None:
             f"{SCHEMA_VERSION}; use the evoforge release that wrote it, or start a new "
             "database file (the old one is left untouched)"
         )
+    if not create:
+        missing = set(Base.metadata.tables) - tables
+        if version is None or missing:
+            raise StoreError(f"{url} holds no evoforge store (missing: {', '.join(sorted(missing)) or 'meta'})")
+        return
     Base.metadata.create_all(engine)
     if version is None:
         with Session(engine) as s, s.begin():

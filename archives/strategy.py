@@ -7,6 +7,15 @@ each program once it is evaluated (any status; failures are told too, so a strat
 from them). A strategy holds only in-memory state that `rebuild` can recreate; it never
 touches the store, the LLM or the sandbox.
 
+Optional hooks the controller calls when a strategy defines them:
+
+- `discard(request)`: the request produced nothing to evaluate (the edit did not apply, the
+  child duplicated an existing program, or a budget ran out), so whatever the strategy
+  reserved for it (a pending count, a virtual visit) can be released.
+- Re-evaluation: a strategy may return a request with `reevaluate=True`; the program is then
+  evaluated again and told again (same id, `fitness` the mean of its attempts; see
+  archives/repeats.py). Only strategies that ask for re-evaluations see a program twice.
+
 A strategy may also define `snapshot() -> dict`: a JSON-able view of its state (grid and
 elites, tree visit counts, queue contents) with a "kind" key. The controller stores the latest
 snapshot with the run (`runs.strategy_state`) so the viewer can draw the search's own view.

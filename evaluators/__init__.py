@@ -13,6 +13,7 @@ _EXPORTS = {
     "EvalResult": "evaluators.result",
     "StageResult": "evaluators.result",
     "ProgramEvaluator": "evaluators.program.evaluator",
+    "KernelEvaluator": "evaluators.kernel.evaluator",
     "Score": "evaluators.scorers",
     "Scorer": "evaluators.scorers",
     "ScorerError": "evaluators.scorers",
@@ -21,6 +22,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from evaluators.kernel.evaluator import KernelEvaluator
     from evaluators.program.evaluator import ProgramEvaluator
     from evaluators.result import EvalResult, StageResult
     from evaluators.scorers import Score, Scorer, ScorerError, load_scorer

@@ -1,10 +1,17 @@
 """Where untrusted code runs: the sandbox protocol, its backends, and the result channel."""
 
+from __future__ import annotations
+
+import os
+import threading
+
 from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
 from sandbox.channel import ResultChannel, open_result_channel
+from sandbox.docker import DockerSandbox
 from sandbox.process import ProcessSandbox, SandboxError
 
 __all__ = [
+    "DockerSandbox",
     "Limits",
     "ProcessSandbox",
     "ResultChannel",
@@ -12,19 +19,81 @@ __all__ = [
     "SandboxError",
     "SandboxJob",
     "SandboxOutcome",
+    "choose_sandbox",
+    "describe_sandbox",
     "make_sandbox",
     "open_result_channel",
 ]
 
-_BACKENDS = ("auto", "process")
+_BACKENDS = ("auto", "docker", "process")
+_PING_SECONDS = 3.0
+_docker_cache: dict[tuple, DockerSandbox | SandboxError] = {}
+_docker_lock = threading.Lock()
 
 
-def make_sandbox(backend: str) -> Sandbox:
-    """The sandbox for a `sandbox.backend` setting: "auto" picks the strongest one available.
+def choose_sandbox(
+    backend: str = "auto", *, image: str | None = None, image_python: str = "python3", cpus: float | None = None,
+    reuse: bool = True,
+) -> tuple[Sandbox, str | None]:
+    """The sandbox for a `sandbox.backend` setting, and a one-line notice when "auto" fell back.
 
-    Only the process backend exists so far, so "auto" gives it; a Docker backend will be
-    preferred by "auto" wherever a daemon answers.
+    "auto" gives Docker wherever a daemon answers within a few seconds and a test container
+    runs (checked once per process and settings), else the process backend. "docker" raises
+    SandboxError (one line) when Docker cannot be used.
     """
-    if backend in ("auto", "process"):
-        return ProcessSandbox()
-    raise ValueError(f"unknown sandbox backend {backend!r}; expected one of: {', '.join(_BACKENDS)}")
+    if backend not in _BACKENDS:
+        raise ValueError(f"unknown sandbox backend {backend!r}; expected one of: {', '.join(_BACKENDS)}")
+    if backend == "process":
+        return ProcessSandbox(), None
+    try:
+        return _checked_docker(image, image_python, cpus, reuse), None
+    except SandboxError as exc:
+        if backend == "docker":
+            raise
+        return ProcessSandbox(), f"sandbox.backend auto: Docker is not usable here ({exc}); using the process backend"
+
+
+def make_sandbox(backend: str = "auto", **docker_options) -> Sandbox:
+    """The sandbox `choose_sandbox` picks, without its notice."""
+    return choose_sandbox(backend, **docker_options)[0]
+
+
+def describe_sandbox(sandbox: Sandbox) -> str:
+    """One line naming the backend (and, for Docker, its image)."""
+    return str(getattr(sandbox, "description", sandbox.name))
+
+
+def _checked_docker(image: str | None, image_python: str, cpus: float | None, reuse: bool) -> DockerSandbox:
+    key = (image, image_python, cpus, reuse, os.environ.get("DOCKER_HOST"))
+    with _docker_lock:
+        if key not in _docker_cache:
+            try:
+                _ping()
+                sandbox = DockerSandbox(image=image, image_python=image_python, cpus=cpus, reuse=reuse)
+                sandbox.check()
+                _docker_cache[key] = sandbox
+            except SandboxError as exc:
+                _docker_cache[key] = exc
+        found = _docker_cache[key]
+    if isinstance(found, SandboxError):
+        raise found
+    return found
+
+
+def _ping() -> None:
+    """Raises SandboxError unless a Docker daemon answers within a few seconds."""
+    from sandbox.docker import connect
+
+    try:
+        import docker  # noqa: F401
+    except ImportError:
+        raise SandboxError("the docker Python package is not installed") from None
+    try:
+        api = connect(timeout=_PING_SECONDS)
+        try:
+            api.ping()
+        finally:
+            api.close()
+    except Exception as exc:  # noqa: BLE001 - whatever the SDK raises means: no daemon here
+        text = str(exc).strip().splitlines()
+        raise SandboxError(f"no Docker daemon answered: {(text[-1] if text else type(exc).__name__)[:200]}") from None

@@ -57,12 +57,43 @@ def _mounts():
     return out
 
 
+def _read_tree(root):
+    """{relative path: bytes or None for a folder} of everything below `root`."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(folder, name), root)] = None
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                found[os.path.relpath(os.path.join(folder, name), root)] = f.read()
+    return found
+
+
+def scratch_on_tmpfs(workdir, size_mb):
+    """Put the working directory on a tmpfs of `size_mb` (its files copied over): the job may
+    not write more than that in total, and what it writes counts against its memory cgroup.
+    Returns False (nothing changed) where the tmpfs cannot be mounted."""
+    content = _read_tree(workdir)
+    data = ("mode=700,size=%dm" % size_mb).encode()
+    if _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, data) != 0:
+        return False
+    for name, value in sorted(content.items()):
+        path = os.path.join(workdir, name)
+        if value is None:
+            os.makedirs(path, exist_ok=True)
+        else:
+            with open(path, "wb") as f:
+                f.write(value)
+    return True
+
+
 def make_read_only(workdir, shm_mb):
-    """Everything read-only but the working directory; a private /dev/shm. Returns failures."""
+    """Everything read-only but the working directory (a tmpfs of `shm_mb` where possible); a
+    private /dev/shm. Returns failures."""
     failures = []
     snapshot = _mounts()
     wd = workdir.encode()
-    if _libc.mount(wd, wd, None, MS_BIND | MS_REC, None) != 0:
+    if not scratch_on_tmpfs(workdir, shm_mb) and _libc.mount(wd, wd, None, MS_BIND | MS_REC, None) != 0:
         return ["bind %s: %s" % (workdir, _errno_text())]
     for point, options in snapshot:
         if "ro" in options or point == workdir or point.startswith(_KEEP_WRITABLE):

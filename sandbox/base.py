@@ -29,6 +29,9 @@ class SandboxJob:
     limits: Limits = field(default_factory=Limits)
     gpu: int | None = None  # GPU index the job may use; None: no GPU
     label: str = ""  # shown in logs (e.g. the program id)
+    # Host files and folders the job reads (its evaluator, packages it imports): container
+    # backends mount them read-only at the same path; the process backend sees everything anyway.
+    read_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ non-inheritable (so programs the harness or the user's evaluator start never rec
 marks the harness process non-dumpable. It later calls `ResultChannel.send(payload)` once; the
 sandbox returns the bytes in `SandboxOutcome.result`. Nothing a job prints is ever parsed.
 
+The harness sees the same thing under both backends. In the process backend the pipe's read
+end is the controller's; in the Docker backend, where no descriptor crosses into a container,
+it is the container's init (pid 1, non-dumpable), which signs what it read with an HMAC key
+the host sent it on stdin for that job alone (see `sandbox._dockerinit`).
+
 This module runs inside the sandbox: standard library only.
 """
 

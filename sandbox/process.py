@@ -12,8 +12,9 @@ gaps listed by `warnings()`):
 - a memory cgroup (covers all of the job's processes; an OOM kill is reported as "memory")
   and a pids cgroup (the process limit; it counts threads too). Without a memory cgroup,
   RLIMIT_AS per process stands in (not for GPU jobs: CUDA reserves huge address ranges);
-- RLIMIT_FSIZE (largest file) and RLIMIT_CORE 0. The total written to the working directory is
-  not capped beyond that.
+- RLIMIT_FSIZE (largest file) and RLIMIT_CORE 0; in the private mount namespace the working
+  directory is a tmpfs of `limits.disk_mb`, which caps the total the job writes (and counts
+  against its memory cgroup).
 
 Output is read while the job runs, keeping at most `limits.output_bytes` of each stream (head
 and tail); a job printing more than 50 times that is killed ("output"). The harness's result

@@ -91,6 +91,10 @@ class ProgramEvaluator:
         self._argv = tuple(argv)
         paths = [_PACKAGE_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         self._env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+        # What a container must show the job, read-only: the harness's packages and the
+        # evaluator's folder (it may import or read files beside it).
+        packages = [os.path.join(_PACKAGE_ROOT, name) for name in ("evaluators", "sandbox")]
+        self._read_paths = (*packages, str(Path(task.evaluator).resolve().parent))
 
     @property
     def sandbox(self) -> Sandbox:
@@ -106,7 +110,7 @@ class ProgramEvaluator:
                 return EvalResult(Status.BUILD_FAILED, error=problem, feedback=problem, stages=(stage,),
                                   seconds=time.monotonic() - start)
         job = SandboxJob(argv=self._argv, files={self._program: source}, env=self._env,
-                         limits=self._limits, label=label)
+                         limits=self._limits, label=label, read_paths=self._read_paths)
         outcome = self._sandbox.run(job)
         return replace(self.judge(outcome), seconds=time.monotonic() - start)
 

@@ -25,7 +25,7 @@ def test_minimal_task_loads_with_defaults_and_resolves_paths(tmp_path):
     assert task.program == tmp_path / "initial.py"
     assert task.evaluator == tmp_path / "evaluator.py"
     assert task.budget.evaluations == 50
-    assert task.search.strategy == "map_elites"
+    assert task.search.strategy == "pq"
     assert task.store_url == "sqlite:///runs/demo.db"
     assert task.llm.models == ()
 
@@ -37,7 +37,7 @@ def test_minimal_task_loads_with_defaults_and_resolves_paths(tmp_path):
         ("budget:\n  evaluations: many\n", "budget.evaluations: Input should be a valid integer"),
         ("budget:\n  evaluations: 0\n", "budget.evaluations: Input should be greater than or equal to 1"),
         ("search:\n  strategyy: pq\n", "search.strategyy: unknown key"),
-        ("sandbox:\n  backend: vm\n", "sandbox.backend: Input should be 'process' or 'auto'"),
+        ("sandbox:\n  backend: vm\n", "sandbox.backend: Input should be 'auto', 'docker' or 'process'"),
         ("tunables:\n  X: {low: 5, high: 1}\n", "tunables.X: low must be below high"),
         ("llm:\n  models: [{name: m, weight: -1}]\n", "llm.models.0.weight: Input should be greater than 0"),
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -243,3 +244,63 @@ def test_registry_unknown_name_lists_the_known_ones():
         make_strategy(SearchConfig(strategy="random:Random"), random.Random(0))
     with pytest.raises(StrategyError, match="protocol"):
         make_strategy(SearchConfig(strategy=f"{__name__}:_NotAStrategy"), random.Random(0))
+
+
+# ---- islands ------------------------------------------------------------------------------------
+
+def island_prog(pid, fitness, x, island, parent="e0", gen=1) -> Program:
+    return Program(id=pid, run_id="r", source=f"# {pid}\n", parent_id=parent, generation=gen,
+                   status=Status.CORRECT, fitness=fitness, descriptors={"x": x}, island=island)
+
+
+def test_islands_keep_separate_grids_seeded_with_the_initial_program():
+    s = MapElites(x_config(islands=3, migration_interval=100), random.Random(0))
+    s.tell(island_prog("e0", 0.0, 0.5, 0, parent=None, gen=0))
+    assert [len(s.elites(i)) for i in range(3)] == [1, 1, 1]
+    s.tell(island_prog("a", 5.0, 5.5, 1))
+    s.tell(island_prog("b", 3.0, 5.5, 2))
+    assert [p.id for _, p in s.elites(1)] == ["e0", "a"] and [p.id for _, p in s.elites(2)] == ["e0", "b"]
+    assert s.stats()["islands"] == 3 and s.stats()["cells"] == 30 and s.stats()["filled"] == 5
+    requests = s.ask(3)
+    assert sorted(r.island for r in requests) == [0, 1, 2]  # the least busy island first
+    for r in requests:
+        assert r.reason.startswith(f"island {r.island}: ")
+        assert r.parent.id in {p.id for _, p in s.elites(r.island)}
+        assert all(i.id in {p.id for _, p in s.elites(r.island)} for i in r.inspirations)
+
+
+def test_migration_sends_each_islands_best_to_the_next_one_in_a_ring():
+    s = MapElites(x_config(islands=2, migration_interval=4, migrants=1), random.Random(0))
+    s.tell(island_prog("e0", 0.0, 0.5, 0, parent=None, gen=0))
+    s.tell(island_prog("a", 5.0, 5.5, 0))
+    s.tell(island_prog("b", 3.0, 7.5, 1))
+    assert "a" not in {p.id for _, p in s.elites(1)} and s.stats()["migrations"] == 0
+    s.tell(island_prog("c", 1.0, 2.5, 1))  # the fourth correct program: migrate
+    assert s.stats()["migrations"] == 1
+    assert "a" in {p.id for _, p in s.elites(1)} and "b" in {p.id for _, p in s.elites(0)}
+    snap = s.snapshot()
+    assert {e["island"] for e in snap["elites"]} == {0, 1}
+    assert [i["island"] for i in snap["islands"]] == [0, 1]
+
+
+def test_islands_rebuild_to_the_same_grids_and_asks():
+    cfg = config(islands=3, migration_interval=10)
+    live = MapElites(cfg, random.Random(2))
+    told, _ = simulate(live, 60)
+    # simulate() does not set islands; spread the told programs over islands as a run would.
+    spread = [replace(p, island=i % 3) for i, p in enumerate(told)]
+    a, b = MapElites(cfg, random.Random(9)), MapElites(cfg, random.Random(9))
+    a.rebuild(spread)
+    for p in spread:
+        b.tell(p)
+    assert a.elites() == b.elites() and a.stats() == b.stats() and a.stats()["migrations"] == 5
+    assert summary(a.ask(10)) == summary(b.ask(10))
+
+
+def test_discard_releases_a_pending_request():
+    s = MapElites(x_config(exploit_ratio=1.0, elite_pool=1), random.Random(0))
+    ten_elites(s)
+    request = s.ask(1)[0]
+    assert request.parent.id == "e9" and s._freshness(request.parent) < 1.0
+    s.discard(request)
+    assert s._freshness(request.parent) == 1.0

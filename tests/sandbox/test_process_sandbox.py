@@ -69,7 +69,7 @@ def processes_with(marker: str) -> list[int]:
 
 def test_process_sandbox_satisfies_the_protocol(sandbox):
     assert isinstance(sandbox, Sandbox)
-    assert isinstance(make_sandbox("auto"), ProcessSandbox)
+    assert isinstance(make_sandbox("auto"), Sandbox)  # which one: tests/sandbox/test_choose_sandbox.py
     assert isinstance(make_sandbox("process"), ProcessSandbox)
     with pytest.raises(ValueError, match="unknown sandbox backend"):
         make_sandbox("nope")

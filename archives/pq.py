@@ -1,0 +1,349 @@
+"""A priority queue of candidates with an epsilon-net memory (after POLCA).
+
+- **Memory.** Correct programs, each at least `epsilon` away from every other member. A new
+  program farther than `epsilon` from all members joins ("added"); one within `epsilon`
+  competes with its nearest member and takes its place only if its mean fitness is higher
+  ("improved"), else it is dropped ("not_added"). Beyond `capacity` the member with the lowest
+  mean leaves. Distance is over code (1 - MinHash Jaccard of token shingles,
+  archives/novelty.py) or over behaviour descriptors (Euclidean over each descriptor scaled by
+  its observed range, divided by the square root of their number).
+- **Confidence bounds.** Each program's fitness is a mean over `n` evaluations; its bounds are
+  ``mean ± confidence * noise / sqrt(n)``, where `noise` is the pooled standard deviation of
+  all programs evaluated more than once (zero, so no bounds, while none was).
+- **Repeats.** Noisy evaluations are repeated before a mean is trusted: the leader (the
+  member with the highest mean) is evaluated again while it has fewer than `max_evaluations`
+  and its lower bound is below another member's upper bound, i.e. while its lead is not
+  certain. Before any repeat, the leader is evaluated twice once, to learn whether
+  evaluations are noisy at all; with no noise there are no more repeats. Repeats take at most
+  `reevaluate_share` of the evaluations.
+- **Parents.** Otherwise the parent is drawn from the `pool` members with the highest mean,
+  weighted 1/rank and by freshness (as in MAP-Elites: a member whose children keep failing or
+  being dropped fades).
+- **Summaries.** `memory()` lists the members for agent/summarizer.py, which turns them into
+  short recommendations for the next prompts every few evaluations (with an LLM only).
+
+`best()` is the program with the highest lower bound (the highest mean when evaluations are
+not noisy). Rebuilding from the stored programs, each with the mean of its attempts, gives the
+same memory as telling them in that order.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from archives.novelty import Fingerprint
+from archives.records import Insertion, Program, ProposalRequest, Status
+from archives.repeats import BOOKKEEPING, FITNESS_EVALS, FitnessStats, fitness_stats
+
+_BARREN_WEIGHT = 0.25
+_FAILED_WEIGHT = 0.5
+_PENDING_WEIGHT = 0.5
+_NOISE_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the memory with its fitness statistics and bounds."""
+
+    program: Program
+    stats: FitnessStats
+    lower: float
+    upper: float
+
+
+class PriorityQueue:
+    """The "pq" strategy (see the module docstring)."""
+
+    name = "pq"
+
+    def __init__(self, config: Any, rng: random.Random) -> None:
+        self.config = config.pq
+        self._rng = rng
+        self._language = ""  # the strategy does not know the task's language: comments count
+        self._reset()
+
+    def _reset(self) -> None:
+        self._members: dict[str, Program] = {}  # id -> latest record, in admission order
+        self._stats: dict[str, FitnessStats] = {}  # every correct program told
+        self._programs: dict[str, Program] = {}
+        self._prints: dict[str, Fingerprint] = {}
+        self._initial: Program | None = None
+        self._barren: Counter[str] = Counter()
+        self._failed: Counter[str] = Counter()
+        self._pending: Counter[str] = Counter()
+        self._pending_repeats: Counter[str] = Counter()
+        self._ranges: dict[str, tuple[float, float]] = {}
+        self._counts: Counter[str] = Counter()
+
+    # ---- ask / tell ---------------------------------------------------------------------------
+
+    def tell(self, program: Program) -> Insertion:
+        again = program.id in self._programs
+        self._programs[program.id] = program
+        self._counts["told"] += 1
+        if again:
+            return self._retell(program)
+        if self._initial is None and program.parent_id is None and program.source:
+            self._initial = program
+        earlier = max(0, int(program.metrics.get(FITNESS_EVALS, 1)) - 1)  # repeats made before a resume
+        self._counts["repeats"] += earlier
+        self._counts["repeats_asked"] += earlier
+        parent = program.parent_id
+        if parent is not None and self._pending[parent] > 0:
+            self._pending[parent] -= 1
+        if not program.is_correct:
+            if parent is not None:
+                self._barren[parent] += 1
+                self._failed[parent] += program.status in Status.FAILED
+            return Insertion("not_added")
+        self._stats[program.id] = fitness_stats(program)  # type: ignore[assignment]
+        self._note_ranges(program)
+        insertion = self._admit(program)
+        if insertion.status == "not_added" and parent is not None:
+            self._barren[parent] += 1
+        return insertion
+
+    def _retell(self, program: Program) -> Insertion:
+        """A repeat evaluation came back: update the mean, or drop a program that now fails."""
+        self._counts["repeats"] += 1
+        if self._pending_repeats[program.id] > 0:
+            self._pending_repeats[program.id] -= 1
+        if not program.is_correct:
+            self._stats.pop(program.id, None)
+            self._members.pop(program.id, None)
+            return Insertion("not_added")
+        previous = self._stats.get(program.id)
+        self._stats[program.id] = fitness_stats(program)  # type: ignore[assignment]
+        if program.id in self._members:
+            self._members[program.id] = program
+            return Insertion("improved", previous_fitness=None if previous is None else previous.mean)
+        return Insertion("not_added")
+
+    def discard(self, request: ProposalRequest) -> None:
+        """A request produced nothing to evaluate: release what it reserved."""
+        pid = request.parent.id
+        counter = self._pending_repeats if request.reevaluate else self._pending
+        if counter[pid] > 0:
+            counter[pid] -= 1
+
+    def ask(self, n: int) -> list[ProposalRequest]:
+        if n <= 0 or self._initial is None:
+            return []
+        requests = []
+        for _ in range(n):
+            if not self._members:
+                requests.append(ProposalRequest(self._initial, reason="pq: initial program (nothing correct yet)"))
+                continue
+            repeat = self._repeat_request()
+            if repeat is not None:
+                self._pending_repeats[repeat.parent.id] += 1
+                self._counts["repeats_asked"] += 1
+                requests.append(repeat)
+                continue
+            parent, reason = self._select_parent()
+            self._pending[parent.id] += 1
+            requests.append(ProposalRequest(parent, reason=reason, island=parent.island))
+        return requests
+
+    def rebuild(self, programs: Iterable[Program]) -> None:
+        self._reset()
+        for program in programs:
+            self.tell(program)
+
+    @property
+    def told(self) -> int:
+        """Evaluations told so far (repeats included)."""
+        return self._counts["told"]
+
+    def best(self) -> Program | None:
+        if not self._stats:
+            return None
+        noise = self.noise() or 0.0
+        beta = self.config.confidence
+        order = {pid: i for i, pid in enumerate(self._stats)}
+        pid = max(self._stats, key=lambda p: (self._lower(self._stats[p], noise, beta), -order[p]))
+        return self._programs[pid]
+
+    # ---- memory -------------------------------------------------------------------------------
+
+    def _admit(self, program: Program) -> Insertion:
+        near: tuple[float, str] | None = None
+        for mid in self._members:
+            d = self.distance(program, self._members[mid])
+            if d <= self.config.epsilon and (near is None or d < near[0]):
+                near = (d, mid)
+        mean = self._stats[program.id].mean
+        if near is None:
+            self._members[program.id] = program
+            self._counts["added"] += 1
+            if len(self._members) > self.config.capacity:
+                worst = min(self._members, key=lambda m: self._stats[m].mean)
+                del self._members[worst]
+                self._counts["evicted"] += 1
+                if worst == program.id:
+                    return Insertion("not_added")
+            return Insertion("added")
+        rival = near[1]
+        previous = self._stats[rival].mean
+        if mean > previous:
+            del self._members[rival]
+            self._members[program.id] = program
+            self._counts["replaced"] += 1
+            return Insertion("improved", previous_fitness=previous)
+        self._counts["rejected"] += 1
+        return Insertion("not_added", previous_fitness=previous)
+
+    def distance(self, a: Program, b: Program) -> float:
+        """Distance between two told programs, as the config says (code or descriptors)."""
+        if self.config.distance == "descriptors":
+            d = self._descriptor_distance(a, b)
+            if d is not None:
+                return d
+        return self._print(a).distance(self._print(b))
+
+    def _print(self, program: Program) -> Fingerprint:
+        fp = self._prints.get(program.id)
+        if fp is None:
+            fp = self._prints[program.id] = Fingerprint.of(program.source, self._language)
+        return fp
+
+    def _behaviour(self, program: Program) -> dict[str, float]:
+        values = program.descriptors or {k: v for k, v in program.metrics.items() if k not in BOOKKEEPING}
+        return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+
+    def _note_ranges(self, program: Program) -> None:
+        for k, v in self._behaviour(program).items():
+            lo, hi = self._ranges.get(k, (v, v))
+            self._ranges[k] = (min(lo, v), max(hi, v))
+
+    def _descriptor_distance(self, a: Program, b: Program) -> float | None:
+        va, vb = self._behaviour(a), self._behaviour(b)
+        keys = sorted(set(va) & set(vb))
+        if not keys:
+            return None
+        total = 0.0
+        for k in keys:
+            lo, hi = self._ranges.get(k, (0.0, 0.0))
+            span = hi - lo
+            total += ((va[k] - vb[k]) / span) ** 2 if span > 0 else 0.0
+        return math.sqrt(total / len(keys))
+
+    # ---- bounds and repeats -------------------------------------------------------------------
+
+    def noise(self) -> float | None:
+        """Pooled standard deviation of repeated evaluations; None before any repeat."""
+        dof, ss = 0, 0.0
+        for s in self._stats.values():
+            if s.n >= 2 and s.sd is not None:
+                dof += s.n - 1
+                ss += (s.n - 1) * s.sd**2
+        if dof == 0:
+            return None
+        return math.sqrt(ss / dof)
+
+    @staticmethod
+    def _lower(s: FitnessStats, noise: float, beta: float) -> float:
+        return s.mean - beta * noise / math.sqrt(s.n)
+
+    def members(self) -> list[Member]:
+        """The queue: members by mean fitness, highest first."""
+        noise = self.noise() or 0.0
+        beta = self.config.confidence
+        out = []
+        for pid, program in self._members.items():
+            s = self._stats[pid]
+            half = beta * noise / math.sqrt(s.n)
+            out.append(Member(program, s, s.mean - half, s.mean + half))
+        # Ties: more evaluations first, then the earlier stored (admission order where unset).
+        return sorted(out, key=lambda m: (-m.stats.mean, -m.stats.n, m.program.seq))
+
+    memory = members
+
+    def _repeat_request(self) -> ProposalRequest | None:
+        cfg = self.config
+        if cfg.max_evaluations < 2:
+            return None
+        asked = self._counts["repeats_asked"]
+        if asked + 1 > cfg.reevaluate_share * (self._counts["told"] + sum(self._pending.values()) + 1):
+            return None
+        noise = self.noise()
+        members = self.members()
+        leader = max(members, key=lambda m: m.stats.mean)
+        if noise is None:  # never repeated yet: learn whether evaluations are noisy at all
+            if self._pending_repeats[leader.program.id] == 0:
+                return self._repeat(leader, "probe whether evaluations are noisy")
+            return None
+        if noise <= _NOISE_FLOOR * (1.0 + abs(leader.stats.mean)):
+            return None
+        if leader.stats.n + self._pending_repeats[leader.program.id] >= cfg.max_evaluations:
+            return None
+        others = [m.upper for m in members if m.program.id != leader.program.id]
+        if others and leader.lower < max(others):
+            return self._repeat(leader, "the leader's lead is not yet certain")
+        return None
+
+    def _repeat(self, member: Member, why: str) -> ProposalRequest:
+        s = member.stats
+        sd = "" if s.sd is None else f" ± {s.sd:.2g}"
+        return ProposalRequest(
+            member.program,
+            reason=f"pq: re-evaluate ({why}): mean {s.mean:.4g}{sd} over {s.n}",
+            island=member.program.island,
+            reevaluate=True,
+        )
+
+    # ---- parents ------------------------------------------------------------------------------
+
+    def _freshness(self, pid: str) -> float:
+        load = _BARREN_WEIGHT * self._barren[pid] + _FAILED_WEIGHT * self._failed[pid]
+        return 1.0 / (1.0 + load + _PENDING_WEIGHT * self._pending[pid])
+
+    def _select_parent(self) -> tuple[Program, str]:
+        pool = self.members()[: self.config.pool]
+        weights = [self._freshness(m.program.id) / (rank + 1) for rank, m in enumerate(pool)]
+        i = self._rng.choices(range(len(pool)), weights=weights)[0]
+        m = pool[i]
+        bound = "" if m.upper == m.stats.mean else f" ± {m.upper - m.stats.mean:.2g}"
+        why = f"pq: rank {i + 1} of {len(self._members)} (mean {m.stats.mean:.4g}{bound} over {m.stats.n})"
+        return m.program, why
+
+    # ---- the viewer's view --------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The queue for the viewer.
+
+        ``{"kind": "pq", "distance": "code" | "descriptors", "epsilon": float, "noise_sd":
+        float | None, "members": [{"program_id", "parent_id", "mean", "n", "sd", "lower",
+        "upper", "pending", "barren", "failed"}, ...] (the queue: highest mean first),
+        "best": program id | None, "stats": {"told", "added", "replaced", "rejected",
+        "evicted", "repeats", "repeats_asked"}}``.
+        """
+        best = self.best()
+        return {
+            "kind": "pq",
+            "distance": self.config.distance,
+            "epsilon": self.config.epsilon,
+            "noise_sd": self.noise(),
+            "members": [
+                {
+                    "program_id": m.program.id,
+                    "parent_id": m.program.parent_id,
+                    "mean": m.stats.mean,
+                    "n": m.stats.n,
+                    "sd": m.stats.sd,
+                    "lower": m.lower,
+                    "upper": m.upper,
+                    "pending": self._pending[m.program.id] + self._pending_repeats[m.program.id],
+                    "barren": self._barren[m.program.id],
+                    "failed": self._failed[m.program.id],
+                }
+                for m in self.members()
+            ],
+            "best": None if best is None else best.id,
+            "stats": {k: self._counts[k] for k in
+                      ("told", "added", "replaced", "rejected", "evicted", "repeats", "repeats_asked")},
+        }

@@ -1,0 +1,1 @@
+"""Reference/candidate operator pairs in KernelBench format (see catalog.py)."""

@@ -1,0 +1,232 @@
+"""Evaluate a kernel task's candidate: the judge (harness.py) in a sandbox job, its verdict as an EvalResult.
+
+Controller side: no torch here. Per candidate, one sandbox job runs
+`python -m evaluators.kernel.harness` with the candidate file, the task's options and a fresh
+secret seed (in the job's environment, which the harness takes and blanks before anything
+runs). On a GPU machine every job is given a GPU round robin and that GPU's lock
+(sandbox/gpus.py): jobs compile in parallel on the CPUs and hold the GPU only to check and
+time. Statuses:
+
+- correct: every stage passed; fitness = speedup over the reference (eager) when timed.
+  Without a GPU nothing is timed: fitness is 0.0 for every correct candidate (no speedup is
+  pretended) and the feedback says "timing not measured"; CUDA candidates are then only
+  compiled (metric correctness_checked = 0);
+- build_failed: not valid Python, or the candidate (or its first call) did not compile;
+- wrong: rejected by the policy, a correctness trial, the kernel check, timing or roofline
+  checks, with the reason;
+- timeout: the job's or a stage's time limit; error: the candidate's process crashed, the
+  reference failed, or the job ended without a verdict.
+
+The reference's torch.compile time is measured once per evaluator and reused
+(speedup_vs_compile); device ceilings measured by a job are cached in a JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archives.records import Status
+from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
+from evaluators.program.evaluator import syntax_error
+from evaluators.result import EvalResult, StageResult
+from sandbox.base import Limits, Sandbox, SandboxJob
+from sandbox.channel import decode_result
+from sandbox.gpus import shared_slots, visible_gpus
+
+if TYPE_CHECKING:
+    from agent.config import TaskConfig
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_FEEDBACK_CHARS = 8_000
+DEFAULT_CEILINGS = Path.home() / ".cache" / "evoforge" / "ceilings.json"
+
+
+class KernelEvaluator:
+    """Evaluates candidates of a kernel task; `evaluate` is blocking and thread-safe."""
+
+    def __init__(self, task: TaskConfig, sandbox: Sandbox, gpus: list[int] | None = None) -> None:
+        self._task = task
+        self._sandbox = sandbox
+        kc = task.kernel
+        gpus = visible_gpus() if gpus is None else gpus
+        self.device = kc.device if kc.device != "auto" else ("cuda" if gpus else "cpu")
+        if self.device == "cuda" and not gpus:
+            raise ValueError("kernel.device is 'cuda' but no GPU is visible on this machine")
+        self._slots = shared_slots(gpus) if self.device == "cuda" else None
+        cfg = task.evaluate
+        self._limits = Limits(wall_seconds=cfg.timeout_seconds, memory_mb=cfg.memory_mb,
+                              max_processes=cfg.max_processes, output_bytes=cfg.output_bytes)
+        shape = (kc.cpu_shape or kc.shape) if self.device == "cpu" else kc.shape
+        # The judge's own limits sit inside the job's, so it can say which stage ran out of time.
+        stage_limit = max(1.0, min(kc.compile_timeout_seconds, 0.8 * cfg.timeout_seconds))
+        self.options: dict[str, Any] = {
+            "language": task.language, "device": self.device, "trials": kc.trials, "time": self.device == "cuda",
+            "target_rel_se": kc.target_rel_se, "max_time_s": kc.timing_seconds, "compile_timeout": stage_limit,
+            "run_timeout": max(1.0, min(300.0, 0.5 * cfg.timeout_seconds)), "shape": shape,
+            "extra_shapes": [dict(s) for s in kc.odd_shapes], "distributions": [d.model_dump() for d in kc.inputs],
+            "atol": kc.atol, "rtol": kc.rtol, "allow_ops": list(kc.allow_ops), "bytes": kc.bytes, "flops": kc.flops,
+            "profile": cfg.profile, "compile_reference": kc.compile_reference,
+            "ceilings_path": str(kc.ceilings or DEFAULT_CEILINGS),
+        }
+        self._reference = str(Path(task.reference).resolve())
+        # What a container backend must show the job, read-only: the judge's packages and the reference's folder.
+        packages = [os.path.join(_PACKAGE_ROOT, name) for name in ("evaluators", "sandbox")]
+        self._read_paths = (*packages, str(Path(self._reference).parent))
+        # The process backend runs jobs side by side: the judge holds a per-GPU lock only while it checks and
+        # times, so others compile meanwhile. Container backends hold a job's GPU for the whole job themselves.
+        self._fine_lock = getattr(sandbox, "name", "") == "process"
+        paths = [_PACKAGE_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self._pythonpath = os.pathsep.join(dict.fromkeys(paths))
+        self._lock = threading.Lock()
+        self._compile_ref_ms: float | None = None
+        self._ceilings: dict[str, Any] | None = None
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self._sandbox
+
+    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
+        start = time.monotonic()
+        problem = syntax_error(source, "candidate.py")
+        if problem is not None:
+            stage = StageResult("compile", False, message=problem)
+            return EvalResult(Status.BUILD_FAILED, error=problem, feedback=problem, stages=(stage,),
+                              seconds=time.monotonic() - start)
+        options = self._job_options()
+        gpu = self._slots.pick() if self._slots else None
+        if gpu is not None and self._fine_lock:
+            options["gpu_lock"] = self._slots.lock_path(gpu)
+        env = {"PYTHONPATH": self._pythonpath, "EVOFORGE_KERNEL_SECRET": str(secrets.randbits(62))}
+        argv = (sys.executable, "-m", "evaluators.kernel.harness", "--reference", self._reference,
+                "--candidate", "candidate.py", "--options", json.dumps(options))
+        job = SandboxJob(argv=argv, files={"candidate.py": source}, env=env, limits=self._limits, gpu=gpu, label=label,
+                         read_paths=self._read_paths)
+        outcome = self._sandbox.run(job)
+        result = self._verdict(outcome)
+        return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start})
+
+    def _job_options(self) -> dict[str, Any]:
+        with self._lock:
+            options = dict(self.options)
+            if self._compile_ref_ms is not None:
+                options["compile_reference"] = False
+            if self._ceilings is not None:
+                options["ceilings"] = self._ceilings
+            return options
+
+    def _verdict(self, outcome: Any) -> EvalResult:
+        if outcome.timed_out:
+            error = f"timed out after {self._limits.wall_seconds:g} s"
+            return EvalResult(Status.TIMEOUT, error=error, feedback=_join([error, _tails(outcome)]))
+        try:
+            payload = decode_result(outcome.result)
+        except ValueError as exc:
+            error = f"the judge's result could not be read: {exc}"
+            return EvalResult(Status.ERROR, error=error, feedback=_join([error, _tails(outcome)]))
+        if payload is None:
+            error = _no_result(outcome, self._limits)
+            return EvalResult(Status.ERROR, error=error, feedback=_join([error, _tails(outcome)]))
+        stages = tuple(StageResult(str(s.get("name")), bool(s.get("ok")), float(s.get("seconds", 0.0)),
+                                   str(s.get("message", ""))[:500], str(s.get("log", ""))[-2000:])
+                       for s in payload.get("stages", []))
+        metrics = {str(k): float(v) for k, v in dict(payload.get("metrics", {})).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        text = {str(k): str(v) for k, v in dict(payload.get("text", {})).items()}
+        self._remember(metrics, text)
+        failed = next((s for s in stages if not s.ok), None)
+        feedback = _feedback(stages, text, failed)
+        descriptors = {k: metrics[k] for k in KERNEL_DESCRIPTORS if k in metrics}
+        if failed is not None:
+            status = _status_of(failed)
+            error = f"{failed.name}: {failed.message}" if failed.message else f"stage {failed.name} failed"
+            return EvalResult(status, metrics=metrics, descriptors=descriptors, feedback=feedback, error=error,
+                              stages=stages)
+        if "speedup" in metrics:
+            fitness = metrics["speedup"]
+        else:
+            fitness = 0.0
+            feedback = _join([feedback, "timing not measured (no GPU): every correct candidate gets fitness 0"])
+        return EvalResult(Status.CORRECT, fitness=fitness, metrics=metrics, descriptors=descriptors,
+                          feedback=feedback, stages=stages)
+
+    def _remember(self, metrics: dict[str, float], text: dict[str, str]) -> None:
+        """Cache the reference's torch.compile time and measured device ceilings; fill speedup_vs_compile."""
+        with self._lock:
+            if "compile_ref_ms" in metrics and self._compile_ref_ms is None:
+                self._compile_ref_ms = metrics["compile_ref_ms"]
+            if self._compile_ref_ms is not None and "runtime_ms" in metrics and "compile_ref_ms" not in metrics:
+                metrics["compile_ref_ms"] = self._compile_ref_ms
+                metrics["speedup_vs_compile"] = self._compile_ref_ms / metrics["runtime_ms"]
+            if "ceilings" in text and self._ceilings is None:
+                try:
+                    self._ceilings = json.loads(text.pop("ceilings"))
+                    _store_ceilings(Path(self.options["ceilings_path"]), self._ceilings)
+                except (ValueError, OSError):
+                    pass
+            text.pop("ceilings", None)
+
+
+def _store_ceilings(path: Path, ceilings: dict[str, Any]) -> None:
+    cache: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            cache = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            cache = {}
+    cache[str(ceilings.get("device", "unknown"))] = ceilings
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cache, indent=2), encoding="utf-8")
+
+
+def _no_result(outcome: Any, limits: Limits) -> str:
+    reason = outcome.killed_reason
+    if reason == "memory":
+        return f"killed: out of memory (limit {limits.memory_mb} MB)"
+    if reason == "output":
+        return "killed: printed too much output"
+    if reason:
+        return f"the judge's job was killed ({reason})"
+    return f"the judge's job exited without a verdict (exit code {outcome.exit_code})"
+
+
+def _status_of(stage: StageResult) -> str:
+    message = stage.message
+    if message.startswith("no answer within"):
+        return Status.TIMEOUT
+    if message.startswith(("the reference", "the candidate's process was killed", "the candidate's process exited")):
+        return Status.ERROR
+    if stage.name == "compile":
+        return Status.BUILD_FAILED
+    return Status.WRONG
+
+
+def _feedback(stages: tuple[StageResult, ...], text: dict[str, str], failed: StageResult | None) -> str:
+    parts = []
+    if failed is not None:
+        parts.append(f"{failed.name} failed: {failed.message}")
+        if failed.log.strip():
+            parts.append(f"log (end):\n{failed.log.strip()[-1500:]}")
+    for key in ("worst_mismatch", "correctness", "timing", "profile", "notes"):
+        if text.get(key):
+            parts.append(f"{key}: {text[key]}")
+    parts.extend(f"{s.name}: {s.message}" for s in stages if s.ok and s.message and s.name in ("roofline", "kernels"))
+    if text.get("output"):
+        parts.append(f"the candidate printed (end):\n{text['output'][-1000:]}")
+    return _join(parts)
+
+
+def _tails(outcome: Any) -> str:
+    return "\n".join(f"{name} (end):\n{stream[-1500:]}" for name, stream in
+                     (("stderr", outcome.stderr), ("stdout", outcome.stdout)) if stream.strip())
+
+
+def _join(parts: list[str]) -> str:
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+    return text if len(text) <= _FEEDBACK_CHARS else text[: _FEEDBACK_CHARS - 20] + "\n[... cut ...]"

@@ -1,0 +1,387 @@
+"""One judgement, stage by stage (the protocol is described in judge.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from evaluators.kernel import correctness, profile, roofline, stats
+from evaluators.kernel.child import Child
+from evaluators.kernel.inputs import derive_seed
+from evaluators.kernel.ipc import ProtocolError, Timeout
+from evaluators.kernel.judge import (JudgeOptions, describe_death, gpu_lock, policy_problems, static_metrics,
+                                     tolerance_for, trial_plan)
+from evaluators.kernel.reference import Reference
+from evaluators.kernel.report import Report
+
+_VENDOR_KERNEL = re.compile(r"gemm|cutlass|cublas|cudnn|nvjet|xmma|fmha|flash|cufft|_fft|conv2d|implicit_convolve|"
+                            r"magma|cusparse|sgemm|hgemm", re.IGNORECASE)
+_COMPILE_ERRORS = ("CompilationError", "CompileTimeAssertionFailure", "UnsupportedLanguageConstruct", "CalledProcessError")
+_SIDE_WORK_SHARE, _SIDE_WORK_MS = 0.25, 0.020
+_FALLBACK_GAP_MS = 0.03  # where the honest gap could not be measured
+_GRAPH_BELOW_MS = 0.1  # CUDA-graph time is reported for candidates faster than this
+
+
+class Judgement:
+    def __init__(self, reference_path: str, candidate_path: str, options: JudgeOptions, build_dir: Path,
+                 report: Report) -> None:
+        self.reference_path, self.candidate_path = reference_path, candidate_path
+        self.options, self.build_dir, self.report = options, build_dir, report
+        self.cuda = options.device == "cuda"
+        self.compile_only = options.language == "cuda" and not self.cuda
+        self.child: Child | None = None
+        self.ref: Reference | None = None
+        self.spec_dtype = "float32"
+        self.native_err = 0.0
+
+    # ----- the flow -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        report, options = self.report, self.options
+        source = Path(self.candidate_path).read_text(encoding="utf-8")
+        ref_source = Path(self.reference_path).read_text(encoding="utf-8")
+        with report.stage("policy"):
+            problems = policy_problems(source, ref_source, options)
+            if problems:
+                report.fail(problems[0], "\n".join(problems))
+        for name, value in static_metrics(source, options.language).items():
+            report.metric(name, value)
+        try:
+            self._start_child()
+            self._compile()
+            if self.compile_only:
+                report.metric("correctness_checked", 0.0)
+                report.text["correctness"] = "not checked: CUDA kernels compiled but not run (no GPU on this machine)"
+                report.text["timing"] = "not measured: no GPU on this machine"
+                return
+            with gpu_lock(options.gpu_lock) as waited:
+                if waited > 0.5:
+                    report.note(f"waited {waited:.1f} s for the GPU")
+                self._correctness()
+                report.metric("correctness_checked", 1.0)
+                self._kernels(source)
+                if self.cuda and options.time:
+                    self._timing()
+                    self._roofline()
+                else:
+                    why = "no GPU on this machine" if not self.cuda else "timing switched off"
+                    report.text["timing"] = f"not measured: {why}"
+                self._finish_child()
+                if self.cuda and options.profile == "ncu":
+                    self._profile()
+        finally:
+            self._finish_child()
+
+    # ----- stages -------------------------------------------------------------------------
+
+    def _start_child(self) -> None:
+        config = {"reference": str(Path(self.reference_path).resolve()),
+                  "candidate": str(Path(self.candidate_path).resolve()), "device": self.options.device,
+                  "language": self.options.language, "compile_only": self.compile_only, "shape": self.options.shape}
+        self.child_config = config
+        self.child = Child(config, self.build_dir, self.options.python)
+        self.child_env = self.child.env
+
+    def _compile(self) -> None:
+        report, options = self.report, self.options
+        with report.stage("compile") as stage:
+            try:
+                self.ref = Reference(self.reference_path, options.device)
+                self.ref.set_shape(options.shape)
+            except Exception as exc:  # noqa: BLE001 - the task's reference is broken: say so
+                report.fail(f"the reference could not be loaded: {type(exc).__name__}: {exc}")
+            loaded = self._receive(options.compile_timeout, "while importing the candidate")
+            report.metric("compile_s", loaded.get("seconds"))
+            if not loaded.get("ok"):
+                report.fail(loaded.get("error", "import failed"), loaded.get("log", "") + "\n" + self._tail())
+            self._tamper(loaded)
+            if self.compile_only:
+                info = [str(line) for line in loaded.get("build_info", [])]
+                if info:
+                    report.text["ptxas"] = "\n".join(info)
+                stage["message"] = "compiled only (no GPU to run it on)" + (f"; {info[0]}" if info else "")
+                return
+            warm = self._request({"op": "warmup", "seed": derive_seed(options.seed, "warmup"),
+                                  "wseed": derive_seed(options.seed, "weights", 0)}, options.compile_timeout,
+                                 "during its first call")
+            if not warm.get("ok") and warm.get("error_type") in _COMPILE_ERRORS:
+                report.fail(warm.get("error", "the kernel did not compile"), warm.get("log", ""))
+            self._tamper(warm)
+            report.metric("compile_s", loaded.get("seconds", 0.0) + warm.get("seconds", 0.0))
+        if not warm.get("ok"):
+            with report.stage("correctness"):
+                report.fail(f"the first call raised {warm.get('error')}", warm.get("log", ""))
+
+    def _correctness(self, plan: list[dict[str, Any]] | None = None, stage_name: str = "correctness") -> None:
+        report = self.report
+        with report.stage(stage_name) as stage:
+            worst_abs = worst_rel = 0.0
+            notes = []
+            for trial in plan or trial_plan(self.options):
+                abs_err, rel_err, note = self._trial(trial)
+                worst_abs, worst_rel = max(worst_abs, abs_err), max(worst_rel, rel_err)
+                if note:
+                    notes.append(note)
+            self.ref.set_shape(self.options.shape)
+            report.metric("max_abs_err", max(worst_abs, report.metrics.get("max_abs_err", 0.0)))
+            report.metric("max_rel_err", max(worst_rel, report.metrics.get("max_rel_err", 0.0)))
+            stage["message"] = "; ".join(notes)[:400]
+
+    def _trial(self, trial: dict[str, Any]) -> tuple[float, float, str]:
+        report, options = self.report, self.options
+        shape = {**(options.shape or {}), **(trial["shape"] or {})}
+        self.ref.set_shape(shape)
+        try:
+            expected = self.ref.expected(trial["seed"], trial["wseed"], trial["dist"])
+        except Exception as exc:  # noqa: BLE001 - the reference itself failed on these inputs
+            report.fail(f"the reference failed on {trial['label']}: {type(exc).__name__}: {exc}")
+        command = {"op": "trial", "seed": trial["seed"], "wseed": trial["wseed"], "shape": shape,
+                   "dist": vars(trial["dist"]), "repeat": trial["repeat"], "spec": expected.spec,
+                   "may_alias": expected.may_alias, "may_mutate": expected.may_mutate}
+        reply, outputs = self._request_tensors(command, options.run_timeout, f"during {trial['label']}")
+        self._tamper(reply)
+        if not reply.get("ok"):
+            report.fail(f"{trial['label']}: forward raised {reply.get('error')}", reply.get("log", ""))
+        if reply.get("problem"):
+            report.fail(f"{trial['label']}: {reply['problem']}")
+        if reply.get("fingerprint") != expected.fingerprint:
+            report.fail(f"{trial['label']}: the task's get_inputs() gave different inputs in the candidate's process "
+                        "under the same seed (the task must make its inputs with torch's random functions)")
+        count = len(expected.answers)
+        runs = [outputs[i * count:(i + 1) * count] for i in range(len(outputs) // count)] if count else [[]]
+        if len(runs) != (2 if trial["repeat"] else 1) or any(len(r) != count for r in runs):
+            report.fail(f"{trial['label']}: the candidate's process sent {len(outputs)} outputs, expected {count}")
+        abs_err = rel_err = 0.0
+        for run_index, run in enumerate(runs):
+            for k, (got, answer) in enumerate(zip(run, expected.answers)):
+                atol, rtol = tolerance_for(expected.spec[k]["dtype"], options, expected.native_err)
+                name = "output" if count == 1 else f"output {k}"
+                verdict = correctness.compare(got.to(answer.device), answer, atol, rtol, name)
+                abs_err, rel_err = max(abs_err, verdict.max_abs_err), max(rel_err, verdict.max_rel_err)
+                if not verdict.ok:
+                    report.text["worst_mismatch"] = verdict.worst
+                    again = " on the second run (after memory was scrambled: uninitialised reads or a race?)" \
+                        if run_index else ""
+                    report.fail(f"{trial['label']}{again}: {verdict.worst}")
+        self.spec_dtype = expected.spec[0]["dtype"] if expected.spec else "float32"
+        self.native_err = max(self.native_err, expected.native_err)
+        note = ""
+        if trial["repeat"] and any(not bool((a.view(-1) == b.view(-1)).all()) for a, b in zip(*runs) if a.numel()):
+            note = "not bitwise deterministic (both runs within tolerance)"
+        if expected.precision != "float64":
+            note = f"reference compared in {expected.precision} (float64 unsupported)"
+        return abs_err, rel_err, note
+
+    def _kernels(self, source: str) -> None:
+        """What ran in one forward: the descriptors from the launches; on a GPU, own kernels and no vendor ones."""
+        report = self.report
+        with report.stage("kernels") as stage:
+            reply = self._request({"op": "launches", "seed": derive_seed(self.options.seed, "launches"),
+                                   "wseed": derive_seed(self.options.seed, "weights", 0)},
+                                  self.options.run_timeout, "while its launches were recorded")
+            self._tamper(reply)
+            if not reply.get("ok"):
+                report.fail(f"recording one forward failed: {reply.get('error')}", reply.get("log", ""))
+            for name, value in (reply.get("triton") or {}).items():
+                if name != "launches" or not self.cuda:
+                    report.metric(name, value)
+            if not self.cuda:
+                return
+            names = [str(n) for n in reply.get("kernels", [])]
+            report.metric("launches", float(reply.get("launches", len(names))))
+            from evaluators.kernel.policy import VENDOR_OPS, own_kernels
+
+            own = own_kernels(source, self.options.language)
+            if not any(k in name for k in own for name in names):
+                shown = ", ".join(sorted(set(names))[:4]) or "no kernels"
+                report.fail(f"none of the candidate's kernels ({', '.join(own[:4])}) ran in forward; it ran {shown}")
+            vendor = [n for n in names if _VENDOR_KERNEL.search(n) and not any(k in n for k in own)]
+            if vendor and not set(self.options.allow_ops) & VENDOR_OPS:
+                report.fail(f"forward ran a vendor library kernel ({vendor[0][:80]}): compute with your own kernels")
+            stage["message"] = f"{len(names)} launch(es): " + ", ".join(sorted(set(names))[:4])
+
+    def _timing(self) -> None:
+        from evaluators.kernel.timing import TimingOptions
+
+        report, options = self.report, self.options
+        seeds = [derive_seed(options.seed, "time", k) for k in range(3)]
+        wseed = derive_seed(options.seed, "weights", 0)
+        topts = TimingOptions(min_reps=options.min_reps, max_reps=options.max_reps, target_rel_se=options.target_rel_se,
+                              max_seconds=options.max_time_s, flush_l2=options.flush_l2)
+        atol, rtol = tolerance_for(self.spec_dtype, options, self.native_err)
+        with report.stage("timing") as stage:
+            reply = self._request({"op": "time", "seeds": seeds, "wseed": wseed, "options": vars(topts),
+                                   "atol": 2 * atol + self.native_err, "rtol": 2 * rtol},
+                                  options.max_time_s * 4 + options.run_timeout, "while being timed")
+            self._tamper(reply)
+            if not reply.get("ok"):
+                report.fail(f"forward raised {reply.get('error')} while being timed", reply.get("log", ""))
+            if reply.get("timed_outputs_bad"):
+                report.fail(f"{reply['timed_outputs_bad']} of {reply['timed_outputs']} outputs produced while timing "
+                            "were wrong (cached or replayed results?)")
+            cand = self._summary(reply, "candidate")
+            ref = self._summary(reply, "reference")
+            alone = self.ref.time_alone(wseed, seeds, TimingOptions(**{**vars(topts), "max_seconds": min(3.0, options.max_time_s)}))
+            ref_alone = self._summary(alone, "reference")
+            reference_ms = self._reference_time(ref, ref_alone)
+            report.metric("runtime_ms", cand.median)
+            report.metric("runtime_ms_ci_low", cand.ci_low)
+            report.metric("runtime_ms_ci_high", cand.ci_high)
+            report.metric("runtime_rel_spread", cand.rel_spread)
+            report.metric("reference_ms", reference_ms)
+            report.metric("reference_beside_ms", ref.median)
+            report.metric("reference_alone_ms", ref_alone.median)
+            report.metric("speedup", reference_ms / cand.median)
+            report.metric("timing_reps", float(reply.get("reps", 0)))
+            report.metric("time_s", float(reply.get("seconds", 0.0)))
+            if options.compile_reference:
+                self._compiled_reference(wseed, seeds, topts)
+            l2 = int(reply.get("l2_flush_bytes", 0)) // 2**20
+            report.text["timing"] = (f"{cand.median:.4g} ms (95% CI {cand.ci_low:.4g}-{cand.ci_high:.4g}, {cand.n} runs) vs "
+                                     f"reference {reference_ms:.4g} ms: speedup {reference_ms / cand.median:.3g}x; "
+                                     f"L2 flushed with {l2} MiB, persisting L2 reset: "
+                                     f"{'yes' if reply.get('persisting_l2_reset') else 'unavailable'}")
+            stage["message"] = report.text["timing"][:400]
+        recheck = {**trial_plan(self.options)[0], "label": "re-check after timing", "repeat": False,
+                   "seed": derive_seed(options.seed, "after"), "wseed": derive_seed(options.seed, "after-weights")}
+        self._correctness([recheck], "recheck")
+        if report.metrics["runtime_ms"] < _GRAPH_BELOW_MS:  # last: a failed capture can upset the process
+            reply = self._request({"op": "graph", "seed": seeds[0], "wseed": wseed}, options.run_timeout,
+                                  "while its CUDA graph was timed")
+            if reply.get("graph_ms") is not None:
+                report.metric("graph_ms", reply["graph_ms"])
+            else:
+                report.note("no CUDA-graph time: forward cannot be captured in a graph")
+
+    def _reference_time(self, beside: stats.Summary, alone: stats.Summary) -> float:
+        """The reference time speedups divide: measured interleaved with the candidate, unless that is
+        slower than the reference alone (in this process, out of the candidate's reach) by more than
+        `reference_drift`; then the time alone counts. Far slower (x1.5, intervals apart) rejects."""
+        drift = beside.median / alone.median - 1.0
+        if drift > 0.5 and beside.ci_low > alone.ci_high:
+            self.report.fail(f"the reference ran {drift:.0%} slower beside the candidate ({beside.median:.4g} ms) than "
+                             f"alone ({alone.median:.4g} ms): the candidate's process changed how torch runs")
+        if drift > self.options.reference_drift:
+            self.report.note(f"the reference ran {drift:.0%} slower beside the candidate than alone: the speedup "
+                             "uses its time alone")
+            return alone.median
+        return beside.median
+
+    def _summary(self, reply: dict[str, Any], name: str) -> stats.Summary:
+        """Statistics of one callable's samples: the stream's event times, unless it left work elsewhere.
+
+        Work left on other streams (or threads) shows as a gap between the calling stream's end
+        and the whole-device sync beyond what the same wait costs a kernel on one stream
+        (`honest_gap_ms`). Beyond max(25% of the time, 20 us), the synchronised time counts (on an
+        H100, honest kernels showed up to about 20 us of extra gap; a fully hidden 2.7 ms matmul
+        shows all of it).
+        """
+        samples = reply["samples"][name]
+        event, sync = samples["event_ms"], samples["sync_ms"]
+        if not event:
+            self.report.fail(f"no timing samples for the {name}")
+        if stats.median(event) > stats.median(samples["wall_ms"]) * 1.1 + 0.02:
+            self.report.fail(f"the {name}'s device time exceeds the host wall time: the timers are not trustworthy")
+        honest = (reply.get("honest_gap_ms") or {}).get(name)
+        honest = float(honest) if honest is not None else _FALLBACK_GAP_MS
+        side = stats.median([s - e for s, e in zip(sync, event)]) - honest
+        if side > max(_SIDE_WORK_SHARE * stats.median(event), _SIDE_WORK_MS):
+            self.report.note(f"the {name} left about {side:.4g} ms of work outside its stream (on its stream "
+                             f"{stats.median(event):.4g} ms): the device-synchronised time counts")
+            return stats.summarize([max(s - honest, e) for s, e in zip(sync, event)])
+        return stats.summarize(event)
+
+    def _compiled_reference(self, wseed: int, seeds: list[int], topts: Any) -> None:
+        try:
+            compiled = self.ref.time_alone(wseed, seeds, type(topts)(**{**vars(topts), "max_seconds": 3.0}), compiled=True)
+        except Exception as exc:  # noqa: BLE001 - torch.compile failing is a note, not the candidate's fault
+            self.report.note(f"torch.compile of the reference failed: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        compiled_ms = self._summary(compiled, "reference").median
+        self.report.metric("compile_ref_ms", compiled_ms)
+        self.report.metric("speedup_vs_compile", compiled_ms / self.report.metrics["runtime_ms"])
+
+    def _roofline(self) -> None:
+        report, options = self.report, self.options
+        with report.stage("roofline") as stage:
+            wseed = derive_seed(options.seed, "weights", 0)
+            moved, flops, dtype = self.ref.work(wseed, derive_seed(options.seed, "time", 0))
+            work = roofline.Work(options.bytes or moved, options.flops if options.flops is not None else flops, dtype,
+                                 options.bytes is None or options.flops is None)
+            ceilings = options.ceilings
+            if ceilings is None:
+                from evaluators.kernel.ceilings import load_or_measure
+
+                ceilings = load_or_measure(options.ceilings_path)
+                report.text["ceilings"] = json.dumps(ceilings)  # for the controller to cache
+            floor = roofline.floor_ms(work, ceilings)
+            if floor is None:
+                stage["message"] = "no device ceilings: roofline not computed"
+                return
+            runtime = report.metrics["runtime_ms"]
+            report.metric("roofline_floor_ms", floor)
+            report.metric("roofline_fraction", floor / runtime)
+            report.metric("work_bytes", work.bytes)
+            report.metric("work_flops", work.flops)
+            if runtime < roofline.IMPOSSIBLE_FRACTION * floor:
+                report.fail(f"{runtime:.4g} ms is faster than the roofline floor of {floor:.4g} ms "
+                            f"({work.bytes / 1e6:.4g} MB, {work.flops / 1e9:.4g} GFLOP): physically impossible")
+            stage["message"] = (f"floor {floor:.4g} ms ({roofline.bound(work, ceilings)}-bound); the candidate reaches "
+                                f"{floor / runtime:.0%} of it")
+
+    def _profile(self) -> None:
+        with self.report.stage("profile"):
+            config = {**self.child_config, "seed": derive_seed(self.options.seed, "profile"),
+                      "wseed": derive_seed(self.options.seed, "weights", 0)}
+            env = dict(self.child_env)
+            env.pop("CUDA_LAUNCH_BLOCKING", None)
+            metrics, note = profile.run_ncu(config, self.build_dir, env, self.options.run_timeout, self.options.python)
+            for name, value in metrics.items():
+                if not name.startswith("_"):
+                    self.report.metric(name, value)
+            self.report.text["profile"] = note
+
+    # ----- talking to the candidate's process ---------------------------------------------------------
+
+    def _receive(self, timeout: float, when: str) -> dict[str, Any]:
+        try:
+            header, _ = self.child.receive(timeout)
+            return header
+        except Timeout:
+            self.child.kill()
+            self.report.fail(f"no answer within {timeout:g} s {when}", self._tail())
+        except ProtocolError:
+            self.report.fail(describe_death(self.child, when), self._tail())
+
+    def _request(self, command: dict[str, Any], timeout: float, when: str) -> dict[str, Any]:
+        return self._request_tensors(command, timeout, when)[0]
+
+    def _request_tensors(self, command: dict[str, Any], timeout: float, when: str) -> tuple[dict[str, Any], list[Any]]:
+        try:
+            return self.child.request(command, timeout)
+        except Timeout:
+            self.child.kill()
+            self.report.fail(f"no answer within {timeout:g} s {when}", self._tail())
+        except ProtocolError as exc:
+            if "closed" in str(exc) or "gone" in str(exc):
+                self.report.fail(describe_death(self.child, when), self._tail())
+            self.child.kill()
+            self.report.fail(f"the candidate's process sent a malformed message {when}: {exc}", self._tail())
+
+    def _tamper(self, reply: dict[str, Any]) -> None:
+        found = reply.get("tamper") or []
+        if found:
+            self.report.fail(f"the candidate {found[0]}", "\n".join(str(f) for f in found))
+
+    def _tail(self) -> str:
+        return self.child.output.text(wait=0.5)[-3000:] if self.child else ""
+
+    def _finish_child(self) -> None:
+        if self.child is not None:
+            self.child.close()
+            output = self.child.output.text(wait=0.5)
+            if output.strip():
+                self.report.text.setdefault("output", output[-2000:])
+            self.child = None

@@ -1,0 +1,33 @@
+# GPU-only exploit: the real work runs on a side stream that forward never joins, so a timer that
+# records its end event on the calling stream sees almost nothing. The judge's whole-device sync
+# inside the timed region counts it.
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def softmax_kernel(x_ptr, out_ptr, row_stride, n_cols, BLOCK_SIZE: tl.constexpr):
+    row = tl.program_id(0)
+    offsets = tl.arange(0, BLOCK_SIZE)
+    mask = offsets < n_cols
+    x = tl.load(x_ptr + row * row_stride + offsets, mask=mask, other=-float("inf"))
+    x = x - tl.max(x, axis=0)
+    e = tl.exp(x)
+    tl.store(out_ptr + row * row_stride + offsets, e / tl.sum(e, axis=0), mask=mask)
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.side = torch.cuda.Stream()
+
+    def forward(self, x):
+        x = x.contiguous()
+        out = torch.empty_like(x)
+        self.side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.side):
+            softmax_kernel[(x.shape[0],)](x, out, x.stride(0), x.shape[1],
+                                          BLOCK_SIZE=triton.next_power_of_2(x.shape[1]), num_warps=8)
+        return out

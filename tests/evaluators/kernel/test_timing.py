@@ -1,0 +1,91 @@
+"""The timing loop (on the CPU clock here) and how the judge reads its samples.
+
+On a GPU the same loop uses CUDA events and a whole-device sync (checked on the H100 by
+evaluators/kernel/gpu_selfcheck.py); these tests pin the loop's logic and the judge's rules for
+work left on side streams and for a reference slowed beside the candidate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from evaluators.kernel.judge import JudgeOptions  # noqa: E402
+from evaluators.kernel.judgement import Judgement  # noqa: E402
+from evaluators.kernel.report import Rejected, Report  # noqa: E402
+from evaluators.kernel.timing import TimingOptions, measure  # noqa: E402
+
+
+def test_reference_and_candidate_are_interleaved_on_fresh_inputs_and_checked_together():
+    seen_inputs, checked = [], []
+
+    def fresh(i):
+        x = torch.full((4,), float(i))
+        seen_inputs.append(x)
+        return [x]
+
+    result = measure({"reference": lambda x: x * 2, "candidate": lambda x: x + x}, fresh,
+                     lambda outs: checked.append(torch.equal(outs["reference"], outs["candidate"])),
+                     TimingOptions(min_reps=10, max_reps=30, target_rel_se=0.0, max_seconds=5.0), "cpu")
+    assert result["reps"] == 30 and len(checked) == 30 and all(checked)
+    assert len({float(x[0]) for x in seen_inputs}) == len(seen_inputs)  # never the same data twice
+    for name in ("reference", "candidate"):
+        assert len(result["samples"][name]["event_ms"]) == 30
+
+
+def test_repetition_stops_once_the_median_is_precise_or_time_is_up():
+    steady = measure({"a": lambda x: x + 1}, lambda i: [torch.ones(8)], None,
+                     TimingOptions(min_reps=10, max_reps=100_000, target_rel_se=0.5, max_seconds=30.0), "cpu")
+    assert steady["reps"] == 10
+    capped = measure({"a": lambda x: x + 1}, lambda i: [torch.ones(8)], None,
+                     TimingOptions(min_reps=10, max_reps=100_000, target_rel_se=0.0, max_seconds=0.3), "cpu")
+    assert 10 <= capped["reps"] < 100_000 and capped["seconds"] < 3.0
+
+
+def _judgement() -> Judgement:
+    root = Path(__file__).resolve().parents[3] / "tasks" / "softmax_triton"
+    return Judgement(str(root / "reference.py"), str(root / "initial.py"), JudgeOptions(), Path("."), Report())
+
+
+def _reply(event, sync, honest):
+    return {"samples": {"x": {"event_ms": event, "sync_ms": sync, "wall_ms": [s + 0.01 for s in sync]}},
+            "honest_gap_ms": {"x": honest}}
+
+
+def test_an_honest_gap_after_the_sync_is_not_side_work():
+    judgement = _judgement()
+    event = [0.100, 0.101, 0.099, 0.100, 0.102]
+    summary = judgement._summary(_reply(event, [e + 0.030 for e in event], 0.015), "x")
+    assert summary.median == pytest.approx(0.100) and not judgement.report.notes
+
+
+def test_work_left_on_a_side_stream_is_counted():
+    judgement = _judgement()
+    event = [0.002] * 9
+    summary = judgement._summary(_reply(event, [2.75] * 9, 0.01), "x")
+    assert summary.median == pytest.approx(2.74)
+    assert "left about" in judgement.report.notes[0]
+
+
+def test_device_time_beyond_host_wall_time_is_rejected():
+    judgement = _judgement()
+    reply = _reply([1.0] * 5, [1.0] * 5, 0.0)
+    reply["samples"]["x"]["wall_ms"] = [0.1] * 5
+    with pytest.raises(Rejected), judgement.report.stage("timing"):
+        judgement._summary(reply, "x")
+    assert "exceeds the host wall time" in judgement.report.text["error"]
+
+
+def test_a_reference_slowed_beside_the_candidate_cannot_raise_the_speedup():
+    from evaluators.kernel.stats import summarize
+
+    judgement = _judgement()
+    alone = summarize([0.100, 0.101, 0.099])
+    assert judgement._reference_time(summarize([0.104, 0.105, 0.103]), alone) == pytest.approx(0.104)
+    assert judgement._reference_time(summarize([0.125, 0.126, 0.124]), alone) == pytest.approx(0.100)
+    with pytest.raises(Rejected), judgement.report.stage("timing"):
+        judgement._reference_time(summarize([0.200, 0.201, 0.199]), alone)
+    assert "slower beside the candidate" in judgement.report.text["error"]
