@@ -88,7 +88,7 @@ def _run_session(
     from agent.wiring import build_evaluator, build_novelty, build_proposer, build_strategy
 
     started = time.monotonic()
-    prior = len(store.programs(run.id))
+    prior = sum(store.status_counts(run.id).values())  # a count; the controller loads the programs
     # A resumed session draws fresh random numbers, reproducibly: seed and progress so far.
     rng = random.Random(f"{task.search.seed}:{prior}")
     strategy = build_strategy(task, rng)
@@ -100,11 +100,11 @@ def _run_session(
         from sandbox import describe_sandbox
 
         reporter.message(f"sandbox: {describe_sandbox(evaluator.sandbox)}")
-    for line in warnings:
-        if reporter:
+    if reporter:
+        for line in warnings:
             reporter.message(f"warning: {line}")
-    if gateway is None and reporter:
-        reporter.message(NO_LLM_HINT)
+        if gateway is None:
+            reporter.message(NO_LLM_HINT)
     controller = Controller(
         store=store,
         run_id=run.id,
