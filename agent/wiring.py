@@ -43,6 +43,7 @@ def build_evaluator(task: TaskConfig):
             evaluator = KernelEvaluator(task, sandbox)
         except ValueError as exc:
             raise ConfigError(f"kernel: {exc}") from None
+        warnings.extend(evaluator.warnings())
         if evaluator.device == "cpu":
             warnings.append("no GPU: Triton kernels run in the interpreter, CUDA kernels are compiled but not "
                             "run, and nothing is timed (every correct candidate gets fitness 0)")

@@ -1,6 +1,6 @@
 """The kernel benchmark: evoforge's judge against triton.testing.do_bench, on a GPU.
 
-    python bench/kernels.py [--ops a,b] [--repeats 5] [--workers 3] [--out bench/results] [--merge]
+    python bench/kernels.py [--ops a,b] [--repeats 5] [--workers 6] [--budget-s S] [--out bench/results] [--merge]
     python bench/kernels.py --render bench/results/h100-kernels.json [--add-evaluations RUN.jsonl]   # no GPU
 
 For every op of bench/ops (reference/candidate pairs in KernelBench format):
@@ -10,10 +10,12 @@ For every op of bench/ops (reference/candidate pairs in KernelBench format):
    reference, then `triton.testing.do_bench` medians of the candidate and the eager reference;
 2. judge: `--repeats` evaluations of every candidate through the real path (KernelEvaluator +
    the process sandbox, a fresh process per evaluation), `--workers` at once as a search runs
-   them: the evaluator's GPU lock serialises checks and timing while process starts, imports
-   and compilation overlap. From these: the judge's median and confidence interval,
-   the spread over the repeats, eager and torch.compile reference times, the roofline floor,
-   seconds per evaluation, and candidates per minute.
+   them: checks share the GPU, timing holds it alone (evaluators/kernel/gpu_lock.py), and
+   process starts, imports and compilation overlap both. From these: the judge's median and
+   confidence interval, the spread over the repeats, eager and torch.compile reference times,
+   the roofline floor, seconds per evaluation, the GPU's time held alone, and candidates per
+   minute. `--budget-s` starts no evaluation after that many seconds, so a run inside a time
+   limit ends with what it measured.
 
 Writes bench/results/<gpu>-kernels.json and bench/results/<gpu>-kernels.md (kernels_report.py
 defines every column); `--merge` adds this run's ops to an existing results file (a run per
@@ -31,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -127,41 +130,49 @@ class Evaluations:
 
 
 def evaluate_all(evals: Evaluations, ops: list[Op], repeats: int, workers: int, progress: Path | None = None,
-                 on_op: Callable[[str, list[dict[str, Any]]], None] | None = None) -> tuple[dict[str, list], dict]:
-    """`repeats` evaluations of each op, `workers` in flight, one op after the other, as a search
-    runs one task: its evaluator's GPU lock serialises checks and timing, while process starts,
-    imports and compilation overlap them. (Each KernelEvaluator has its own lock, so two ops
-    must not run at once.) Each finished evaluation is appended to `progress` (JSON lines);
-    `on_op(name, rows)` sees each op's evaluations as soon as they are all in."""
-    runs: dict[str, list[dict[str, Any]]] = {}
+                 on_op: Callable[[str, list[dict[str, Any]]], None] | None = None,
+                 deadline: float | None = None) -> tuple[dict[str, list], dict]:
+    """`repeats` evaluations of each op, `workers` in flight, queued op after op as a search queues
+    its candidates. The evaluators share one lock per GPU (sandbox/gpus.py): checks share the GPU,
+    timing holds it alone, and process starts, imports and compilation overlap both. Each finished
+    evaluation is appended to `progress` (JSON lines); `on_op(name, rows)` sees each op's
+    evaluations once they are all in. No evaluation starts after `deadline` (time.monotonic())."""
+    runs: dict[str, list[dict[str, Any]]] = {op.name: [] for op in ops}
+    lock = threading.Lock()
 
-    def one(job: tuple[Op, int]) -> dict[str, Any]:
+    def one(job: tuple[Op, int]) -> dict[str, Any] | None:
         op, index = job
+        if deadline is not None and time.monotonic() > deadline:
+            return None
         row = evals.evaluate(op, f"{op.name}#{index}")
         metrics = row.get("metrics", {})
         print(f"  {row['label']}: {row['status']} runtime_ms={metrics.get('runtime_ms')} speedup={metrics.get('speedup')}"
               f" {row['wall_s']:.1f}s {row.get('error') or ''}", flush=True)
-        if progress is not None:
-            with progress.open("a") as fh:
-                fh.write(json.dumps(row, default=str) + "\n")
+        with lock:
+            runs[op.name].append(row)
+            if progress is not None:
+                with progress.open("a") as fh:
+                    fh.write(json.dumps(row, default=str) + "\n")
+            if on_op is not None and len(runs[op.name]) == repeats:
+                on_op(op.name, sorted(runs[op.name], key=lambda r: r["label"]))
         return row
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for op in ops:
-            runs[op.name] = list(pool.map(one, [(op, index) for index in range(repeats)]))
-            if on_op is not None:
-                on_op(op.name, runs[op.name])
+        rows = [r for r in pool.map(one, [(op, index) for op in ops for index in range(repeats)]) if r is not None]
     wall = time.perf_counter() - start
-    rows = [row for op_rows in runs.values() for row in op_rows]
+    runs = {name: sorted(rs, key=lambda r: r["label"]) for name, rs in runs.items() if rs}
     gpu_stages = ("correctness", "kernels", "timing", "recheck", "roofline")
     held = [sum(r["stage_seconds"].get(s, 0.0) for s in gpu_stages) for r in rows]
+    alone = [float(r["metrics"].get("gpu_alone_s", 0.0)) for r in rows]
     throughput = {
         "evaluations": len(rows), "workers": workers, "wall_s": wall, "per_minute": 60 * len(rows) / wall,
-        "mean_evaluation_s": statistics.mean(r["wall_s"] for r in rows),
-        "median_compile_stage_s": statistics.median(r["stage_seconds"].get("compile", 0.0) for r in rows),
-        "median_gpu_stages_s": statistics.median(held),
-        "gpu_stages_share_of_wall": sum(held) / wall,
+        "mean_evaluation_s": statistics.mean(r["wall_s"] for r in rows) if rows else None,
+        "median_compile_stage_s": statistics.median(r["stage_seconds"].get("compile", 0.0) for r in rows) if rows else None,
+        "median_gpu_stages_s": statistics.median(held) if rows else None,
+        "median_gpu_alone_s": statistics.median(alone) if rows else None,
+        "gpu_alone_share_of_wall": sum(alone) / wall,
+        "cut_by_deadline": len(rows) < len(ops) * repeats,
     }
     return runs, throughput
 
@@ -180,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python bench/kernels.py")
     parser.add_argument("--ops", default="", help="comma-separated op names (default: all)")
     parser.add_argument("--repeats", type=int, default=5, help="evaluations of each candidate")
-    parser.add_argument("--workers", type=int, default=3, help="evaluations in flight at once")
+    parser.add_argument("--workers", type=int, default=6, help="evaluations in flight at once")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="start no evaluation after this many seconds (the rest is reported as not run)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per evaluation")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--merge", action="store_true", help="keep the other ops' rows of an existing results file")
@@ -228,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         results["baseline"].update(run_baseline(ops))
         evals = Evaluations(ops, Path(tmp), args.timeout, ceilings_path)
         print(f"judge: {args.repeats} evaluations of {len(ops)} candidates, {args.workers} at once...", flush=True)
-        _, throughput = evaluate_all(evals, ops, args.repeats, args.workers, out / f"{slug}-kernels-evaluations.jsonl",
-                                     on_op=save)
+        deadline = time.monotonic() + args.budget_s if args.budget_s else None
+        runs, throughput = evaluate_all(evals, ops, args.repeats, args.workers,
+                                        out / f"{slug}-kernels-evaluations.jsonl", on_op=save, deadline=deadline)
+        for name, rows in runs.items():
+            if len(rows) < args.repeats:
+                results["runs"][name] = rows
+                results["notes"].append(f"{name}: {len(rows)} of {args.repeats} evaluations; --budget-s ended the "
+                                        "run before the others started.")
     results["throughput_runs"].append({**throughput, "ops": [op.name for op in ops],
                                        "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     save()

@@ -21,10 +21,10 @@ container has:
 - labels naming the owning process, so containers of a controller that died are removed when
   the next sandbox starts; the host's death also ends the job at once (the stdin lifeline) and
   the daemon then removes the container;
-- a GPU job sees its one GPU and no other (a device request; CUDA_VISIBLE_DEVICES=0 inside).
-  Holding it exclusively while timing is the job's: it takes that GPU's lock file from
-  `sandbox.gpus`, which must then be among its `read_paths` and readable to the container's
-  user (flock works on a read-only mount);
+- a GPU job sees its one GPU and no other (a device request for what `sandbox.gpus.job_device`
+  names; CUDA_VISIBLE_DEVICES=0 inside). Sharing it with other jobs is the job's: it takes
+  that GPU's lock file from `sandbox.gpus` (and its gate), which must then be among its
+  `read_paths`; they are readable to any user, and flock works on a read-only mount;
 - only what the job needs is mounted, read-only: the host runtime in local-image mode (see
   `sandbox._docker_image`), the init, and `SandboxJob.read_paths`. The environment holds no
   secret; the result is signed by the init with a key that only it ever sees (see there).
@@ -47,6 +47,7 @@ from pathlib import Path
 from sandbox._docker_image import container_user, ensure_local_image, outermost, runtime_paths
 from sandbox._docker_run import FLOOD_FACTOR, Container, ContainerRun
 from sandbox.base import Limits, SandboxJob, SandboxOutcome
+from sandbox.gpus import job_device
 from sandbox.process import SandboxError, _check_job
 
 LABEL = "evoforge.sandbox"
@@ -210,7 +211,7 @@ class DockerSandbox:
         scratch = f"rw,exec,nosuid,nodev,size={limits.disk_mb}m,uid={uid},gid={gid},mode=700"
         mounts = [Mount(target=p, source=os.path.realpath(p), type="bind", read_only=True) for p in paths]
         mounts.append(Mount(target=INIT_PATH, source=_INIT_SOURCE, type="bind", read_only=True))
-        gpus = None if job.gpu is None else [DeviceRequest(device_ids=[str(job.gpu)], capabilities=[["gpu"]])]
+        gpus = None if job.gpu is None else [DeviceRequest(device_ids=[job_device(job.gpu)], capabilities=[["gpu"]])]
         api = self._api
         try:
             host_config = api.create_host_config(

@@ -39,6 +39,7 @@ from sandbox._cgroup import JobCgroup
 from sandbox._probe import Support, probe_support
 from sandbox.base import SandboxJob, SandboxOutcome
 from sandbox.channel import ENV_VAR, MAX_RESULT_BYTES
+from sandbox.gpus import job_device
 
 _INIT = str(Path(__file__).with_name("_jobinit.py"))
 _FLOOD_FACTOR = 50  # kill a job once it printed this many times its output cap
@@ -158,7 +159,7 @@ def _environment(job: SandboxJob, workdir: Path, result_fd: int) -> dict[str, st
         TMPDIR=str(workdir / "tmp"),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONUNBUFFERED="1",
-        CUDA_VISIBLE_DEVICES="" if job.gpu is None else str(job.gpu),
+        CUDA_VISIBLE_DEVICES="" if job.gpu is None else job_device(job.gpu),
     )
     env[ENV_VAR] = str(result_fd)
     return env

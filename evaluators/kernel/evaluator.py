@@ -3,9 +3,9 @@
 Controller side: no torch here. Per candidate, one sandbox job runs
 `python -m evaluators.kernel.harness` with the candidate file, the task's options and a fresh
 secret seed (in the job's environment, which the harness takes and blanks before anything
-runs). On a GPU machine every job is given a GPU round robin and that GPU's lock
-(sandbox/gpus.py): jobs compile in parallel on the CPUs and hold the GPU only to check and
-time. Statuses:
+runs). On a GPU machine every job is given a GPU round robin and that GPU's machine-wide lock
+(sandbox/gpus.py; mounted read-only into containers): jobs compile in parallel on the CPUs,
+share the GPU for checks and hold it alone only to time, on every sandbox backend. Statuses:
 
 - correct: every stage passed; fitness = speedup over the reference (eager) when timed.
   Without a GPU nothing is timed: fitness is 0.0 for every correct candidate (no speedup is
@@ -17,8 +17,8 @@ time. Statuses:
 - timeout: the job's or a stage's time limit; error: the candidate's process crashed, the
   reference failed, or the job ended without a verdict.
 
-The reference's torch.compile time is measured once per evaluator and reused
-(speedup_vs_compile); device ceilings measured by a job are cached in a JSON file.
+The reference's torch.compile time is measured once per evaluator, by one job at a time, and
+reused (speedup_vs_compile); device ceilings measured by a job are cached in a JSON file.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from archives.records import Status
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
+from evaluators.kernel.gpu_lock import gate_path
 from evaluators.program.evaluator import syntax_error
 from evaluators.result import EvalResult, StageResult
 from sandbox.base import Limits, Sandbox, SandboxJob
@@ -79,18 +80,20 @@ class KernelEvaluator:
         # What a container backend must show the job, read-only: the judge's packages and the reference's folder.
         packages = [os.path.join(_PACKAGE_ROOT, name) for name in ("evaluators", "sandbox")]
         self._read_paths = (*packages, str(Path(self._reference).parent))
-        # The process backend runs jobs side by side: the judge holds a per-GPU lock only while it checks and
-        # times, so others compile meanwhile. Container backends hold a job's GPU for the whole job themselves.
-        self._fine_lock = getattr(sandbox, "name", "") == "process"
         paths = [_PACKAGE_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         self._pythonpath = os.pathsep.join(dict.fromkeys(paths))
         self._lock = threading.Lock()
         self._compile_ref_ms: float | None = None
+        self._compile_ref_asked = False  # a job in flight measures it
         self._ceilings: dict[str, Any] | None = None
 
     @property
     def sandbox(self) -> Sandbox:
         return self._sandbox
+
+    def warnings(self) -> list[str]:
+        """What this machine cannot give the judge (e.g. GPU locks shared with other runs)."""
+        return [self._slots.warning] if self._slots is not None and self._slots.warning else []
 
     def evaluate(self, source: str, *, label: str = "") -> EvalResult:
         start = time.monotonic()
@@ -101,22 +104,32 @@ class KernelEvaluator:
                               seconds=time.monotonic() - start)
         options = self._job_options()
         gpu = self._slots.pick() if self._slots else None
-        if gpu is not None and self._fine_lock:
-            options["gpu_lock"] = self._slots.lock_path(gpu)
+        read_paths = self._read_paths
+        if gpu is not None:  # the judge shares the GPU for checks and holds it alone for timing (gpu_lock.py)
+            options["gpu_lock"] = lock = self._slots.lock_path(gpu)
+            read_paths = (*read_paths, lock, gate_path(lock))
         env = {"PYTHONPATH": self._pythonpath, "EVOFORGE_KERNEL_SECRET": str(secrets.randbits(62))}
         argv = (sys.executable, "-m", "evaluators.kernel.harness", "--reference", self._reference,
                 "--candidate", "candidate.py", "--options", json.dumps(options))
         job = SandboxJob(argv=argv, files={"candidate.py": source}, env=env, limits=self._limits, gpu=gpu, label=label,
-                         read_paths=self._read_paths)
-        outcome = self._sandbox.run(job)
-        result = self._verdict(outcome)
+                         read_paths=read_paths)
+        try:
+            outcome = self._sandbox.run(job)
+            result = self._verdict(outcome)
+        finally:
+            if options["compile_reference"]:
+                with self._lock:
+                    self._compile_ref_asked = False  # answered (cached by _remember) or not: another job may ask
         return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start})
 
     def _job_options(self) -> dict[str, Any]:
+        """The judge's options for one job: the reference's torch.compile time is asked of one job at a time."""
         with self._lock:
             options = dict(self.options)
-            if self._compile_ref_ms is not None:
+            if self._compile_ref_ms is not None or self._compile_ref_asked:
                 options["compile_reference"] = False
+            elif options["compile_reference"]:
+                self._compile_ref_asked = True
             if self._ceilings is not None:
                 options["ceilings"] = self._ceilings
             return options

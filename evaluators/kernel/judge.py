@@ -33,15 +33,12 @@ metrics, never invented). Trusted code may call `judge` in-process (benchmarks);
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import sys
 import tempfile
-import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from evaluators.kernel import correctness, descriptors, policy
 from evaluators.kernel.inputs import Distribution, derive_seed
@@ -76,7 +73,7 @@ class JudgeOptions:
     max_time_s: float = 10.0  # time budget for the timing loop
     compile_timeout: float = 300.0  # seconds for the candidate's import and first call
     run_timeout: float = 300.0  # seconds for any other single request to the candidate's process
-    gpu_lock: str | None = None  # a lock file held (flock) while the GPU is used for checks and timing
+    gpu_lock: str | None = None  # the GPU's lock file (gpu_lock.py): shared for checks, exclusive for timing
     reference_drift: float = 0.10  # beside the candidate this much slower than alone: the time alone counts
     python: str = sys.executable
 
@@ -97,22 +94,6 @@ def judge(reference_path: str, candidate_path: str, options: JudgeOptions) -> di
         if created:
             shutil.rmtree(build_dir, ignore_errors=True)
     return report.payload()
-
-
-@contextmanager
-def gpu_lock(path: str | None) -> Iterator[float]:
-    """Hold the GPU's lock file (exclusive flock) meanwhile; yields the seconds spent waiting."""
-    if path is None:
-        with nullcontext():
-            yield 0.0
-        return
-    start = time.monotonic()
-    with open(path, "rb") as handle:  # read-only: the sandbox mounts it so
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield time.monotonic() - start
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def trial_plan(options: JudgeOptions) -> list[dict[str, Any]]:

@@ -7,20 +7,20 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluators.kernel import correctness, profile, roofline, stats
+from evaluators.kernel import correctness, profile, roofline
 from evaluators.kernel.child import Child
+from evaluators.kernel.gpu_lock import GpuLock
 from evaluators.kernel.inputs import derive_seed
 from evaluators.kernel.ipc import ProtocolError, Timeout
-from evaluators.kernel.judge import (JudgeOptions, describe_death, gpu_lock, policy_problems, static_metrics,
-                                     tolerance_for, trial_plan)
+from evaluators.kernel.judge import (JudgeOptions, describe_death, policy_problems, static_metrics, tolerance_for,
+                                     trial_plan)
 from evaluators.kernel.reference import Reference
 from evaluators.kernel.report import Report
+from evaluators.kernel.timing_rules import reference_time, time_of
 
 _VENDOR_KERNEL = re.compile(r"gemm|cutlass|cublas|cudnn|nvjet|xmma|fmha|flash|cufft|_fft|conv2d|implicit_convolve|"
                             r"magma|cusparse|sgemm|hgemm", re.IGNORECASE)
 _COMPILE_ERRORS = ("CompilationError", "CompileTimeAssertionFailure", "UnsupportedLanguageConstruct", "CalledProcessError")
-_SIDE_WORK_SHARE, _SIDE_WORK_MS = 0.25, 0.020
-_FALLBACK_GAP_MS = 0.03  # where the honest gap could not be measured
 _GRAPH_BELOW_MS = 0.1  # CUDA-graph time is reported for candidates faster than this
 
 
@@ -35,6 +35,7 @@ class Judgement:
         self.ref: Reference | None = None
         self.spec_dtype = "float32"
         self.native_err = 0.0
+        self.gpu = GpuLock(options.gpu_lock if self.cuda else None)
 
     # ----- the flow -----------------------------------------------------------------------
 
@@ -56,23 +57,27 @@ class Judgement:
                 report.text["correctness"] = "not checked: CUDA kernels compiled but not run (no GPU on this machine)"
                 report.text["timing"] = "not measured: no GPU on this machine"
                 return
-            with gpu_lock(options.gpu_lock) as waited:
-                if waited > 0.5:
-                    report.note(f"waited {waited:.1f} s for the GPU")
+            with self.gpu.shared():  # checks share the GPU with other judges' checks; timing does not
                 self._correctness()
                 report.metric("correctness_checked", 1.0)
                 self._kernels(source)
-                if self.cuda and options.time:
-                    self._timing()
-                    self._roofline()
-                else:
-                    why = "no GPU on this machine" if not self.cuda else "timing switched off"
-                    report.text["timing"] = f"not measured: {why}"
-                self._finish_child()
-                if self.cuda and options.profile == "ncu":
+            if self.cuda and options.time:
+                self._timing()
+                self._roofline()
+            else:
+                why = "no GPU on this machine" if not self.cuda else "timing switched off"
+                report.text["timing"] = f"not measured: {why}"
+            self._finish_child()
+            if self.cuda and options.profile == "ncu":
+                with self.gpu.exclusive():
                     self._profile()
         finally:
             self._finish_child()
+            if self.gpu.path is not None:
+                report.metric("gpu_wait_s", self.gpu.waited)
+                report.metric("gpu_alone_s", self.gpu.held_alone)
+            if self.gpu.waited > 0.5:
+                report.note(f"waited {self.gpu.waited:.1f} s for the GPU")
 
     # ----- stages -------------------------------------------------------------------------
 
@@ -103,9 +108,10 @@ class Judgement:
                     report.text["ptxas"] = "\n".join(info)
                 stage["message"] = "compiled only (no GPU to run it on)" + (f"; {info[0]}" if info else "")
                 return
-            warm = self._request({"op": "warmup", "seed": derive_seed(options.seed, "warmup"),
-                                  "wseed": derive_seed(options.seed, "weights", 0)}, options.compile_timeout,
-                                 "during its first call")
+            with self.gpu.shared():  # the first call runs (and may autotune) on the GPU
+                warm = self._request({"op": "warmup", "seed": derive_seed(options.seed, "warmup"),
+                                      "wseed": derive_seed(options.seed, "weights", 0)}, options.compile_timeout,
+                                     "during its first call")
             if not warm.get("ok") and warm.get("error_type") in _COMPILE_ERRORS:
                 report.fail(warm.get("error", "the kernel did not compile"), warm.get("log", ""))
             self._tamper(warm)
@@ -212,20 +218,24 @@ class Judgement:
                               max_seconds=options.max_time_s, flush_l2=options.flush_l2)
         atol, rtol = tolerance_for(self.spec_dtype, options, self.native_err)
         with report.stage("timing") as stage:
-            reply = self._request({"op": "time", "seeds": seeds, "wseed": wseed, "options": vars(topts),
-                                   "atol": 2 * atol + self.native_err, "rtol": 2 * rtol},
-                                  options.max_time_s * 4 + options.run_timeout, "while being timed")
-            self._tamper(reply)
-            if not reply.get("ok"):
-                report.fail(f"forward raised {reply.get('error')} while being timed", reply.get("log", ""))
-            if reply.get("timed_outputs_bad"):
-                report.fail(f"{reply['timed_outputs_bad']} of {reply['timed_outputs']} outputs produced while timing "
-                            "were wrong (cached or replayed results?)")
-            cand = self._summary(reply, "candidate")
-            ref = self._summary(reply, "reference")
-            alone = self.ref.time_alone(wseed, seeds, TimingOptions(**{**vars(topts), "max_seconds": min(3.0, options.max_time_s)}))
-            ref_alone = self._summary(alone, "reference")
-            reference_ms = self._reference_time(ref, ref_alone)
+            compiled = self._compiled_reference(wseed, seeds[0]) if options.compile_reference else None
+            with self.gpu.exclusive():
+                reply = self._request({"op": "time", "seeds": seeds, "wseed": wseed, "options": vars(topts),
+                                       "atol": 2 * atol + self.native_err, "rtol": 2 * rtol},
+                                      options.max_time_s * 4 + options.run_timeout, "while being timed")
+                self._tamper(reply)
+                if not reply.get("ok"):
+                    report.fail(f"forward raised {reply.get('error')} while being timed", reply.get("log", ""))
+                if reply.get("timed_outputs_bad"):
+                    report.fail(f"{reply['timed_outputs_bad']} of {reply['timed_outputs']} outputs produced while "
+                                "timing were wrong (cached or replayed results?)")
+                short = TimingOptions(**{**vars(topts), "max_seconds": min(3.0, options.max_time_s)})
+                alone = self.ref.time_alone(wseed, seeds, short)
+                compiled_times = self._time_compiled(compiled, wseed, seeds, short) if compiled else None
+            cand = time_of(report, reply, "candidate")
+            ref = time_of(report, reply, "reference")
+            ref_alone = time_of(report, alone, "reference")
+            reference_ms = reference_time(report, ref, ref_alone, options.reference_drift)
             report.metric("runtime_ms", cand.median)
             report.metric("runtime_ms_ci_low", cand.ci_low)
             report.metric("runtime_ms_ci_high", cand.ci_high)
@@ -236,85 +246,64 @@ class Judgement:
             report.metric("speedup", reference_ms / cand.median)
             report.metric("timing_reps", float(reply.get("reps", 0)))
             report.metric("time_s", float(reply.get("seconds", 0.0)))
-            if options.compile_reference:
-                self._compiled_reference(wseed, seeds, topts)
+            report.metric("host_ms", (reply.get("host_ms") or {}).get("candidate"))
+            if compiled_times is not None:
+                compiled_ms = time_of(report, compiled_times, "reference").median
+                report.metric("compile_ref_ms", compiled_ms)
+                report.metric("speedup_vs_compile", compiled_ms / cand.median)
             l2 = int(reply.get("l2_flush_bytes", 0)) // 2**20
             report.text["timing"] = (f"{cand.median:.4g} ms (95% CI {cand.ci_low:.4g}-{cand.ci_high:.4g}, {cand.n} runs) vs "
                                      f"reference {reference_ms:.4g} ms: speedup {reference_ms / cand.median:.3g}x; "
                                      f"L2 flushed with {l2} MiB, persisting L2 reset: "
                                      f"{'yes' if reply.get('persisting_l2_reset') else 'unavailable'}")
+            host = report.metrics.get("host_ms", 0.0)
+            if host > cand.median:
+                report.text["timing"] += (f"; the host takes {host:.3g} ms to issue one call, more than the GPU "
+                                          "runs it: launch-bound when called back to back (fewer launches help)")
             stage["message"] = report.text["timing"][:400]
         recheck = {**trial_plan(self.options)[0], "label": "re-check after timing", "repeat": False,
                    "seed": derive_seed(options.seed, "after"), "wseed": derive_seed(options.seed, "after-weights")}
-        self._correctness([recheck], "recheck")
+        with self.gpu.shared():
+            self._correctness([recheck], "recheck")
         if report.metrics["runtime_ms"] < _GRAPH_BELOW_MS:  # last: a failed capture can upset the process
-            reply = self._request({"op": "graph", "seed": seeds[0], "wseed": wseed}, options.run_timeout,
-                                  "while its CUDA graph was timed")
+            with self.gpu.exclusive():
+                reply = self._request({"op": "graph", "seed": seeds[0], "wseed": wseed}, options.run_timeout,
+                                      "while its CUDA graph was timed")
             if reply.get("graph_ms") is not None:
                 report.metric("graph_ms", reply["graph_ms"])
             else:
                 report.note("no CUDA-graph time: forward cannot be captured in a graph")
 
-    def _reference_time(self, beside: stats.Summary, alone: stats.Summary) -> float:
-        """The reference time speedups divide: measured interleaved with the candidate, unless that is
-        slower than the reference alone (in this process, out of the candidate's reach) by more than
-        `reference_drift`; then the time alone counts. Far slower (x1.5, intervals apart) rejects."""
-        drift = beside.median / alone.median - 1.0
-        if drift > 0.5 and beside.ci_low > alone.ci_high:
-            self.report.fail(f"the reference ran {drift:.0%} slower beside the candidate ({beside.median:.4g} ms) than "
-                             f"alone ({alone.median:.4g} ms): the candidate's process changed how torch runs")
-        if drift > self.options.reference_drift:
-            self.report.note(f"the reference ran {drift:.0%} slower beside the candidate than alone: the speedup "
-                             "uses its time alone")
-            return alone.median
-        return beside.median
-
-    def _summary(self, reply: dict[str, Any], name: str) -> stats.Summary:
-        """Statistics of one callable's samples: the stream's event times, unless it left work elsewhere.
-
-        Work left on other streams (or threads) shows as a gap between the calling stream's end
-        and the whole-device sync beyond what the same wait costs a kernel on one stream
-        (`honest_gap_ms`). Beyond max(25% of the time, 20 us), the synchronised time counts (on an
-        H100, honest kernels showed up to about 20 us of extra gap; a fully hidden 2.7 ms matmul
-        shows all of it).
-        """
-        samples = reply["samples"][name]
-        event, sync = samples["event_ms"], samples["sync_ms"]
-        if not event:
-            self.report.fail(f"no timing samples for the {name}")
-        if stats.median(event) > stats.median(samples["wall_ms"]) * 1.1 + 0.02:
-            self.report.fail(f"the {name}'s device time exceeds the host wall time: the timers are not trustworthy")
-        honest = (reply.get("honest_gap_ms") or {}).get(name)
-        honest = float(honest) if honest is not None else _FALLBACK_GAP_MS
-        side = stats.median([s - e for s, e in zip(sync, event)]) - honest
-        if side > max(_SIDE_WORK_SHARE * stats.median(event), _SIDE_WORK_MS):
-            self.report.note(f"the {name} left about {side:.4g} ms of work outside its stream (on its stream "
-                             f"{stats.median(event):.4g} ms): the device-synchronised time counts")
-            return stats.summarize([max(s - honest, e) for s, e in zip(sync, event)])
-        return stats.summarize(event)
-
-    def _compiled_reference(self, wseed: int, seeds: list[int], topts: Any) -> None:
+    def _compiled_reference(self, wseed: int, seed: int) -> Any:
+        """torch.compile of the reference, compiled by a first call while the GPU is shared; None if it fails."""
         try:
-            compiled = self.ref.time_alone(wseed, seeds, type(topts)(**{**vars(topts), "max_seconds": 3.0}), compiled=True)
+            with self.gpu.shared():
+                return self.ref.compiled_model(wseed, seed)
         except Exception as exc:  # noqa: BLE001 - torch.compile failing is a note, not the candidate's fault
             self.report.note(f"torch.compile of the reference failed: {type(exc).__name__}: {str(exc)[:200]}")
-            return
-        compiled_ms = self._summary(compiled, "reference").median
-        self.report.metric("compile_ref_ms", compiled_ms)
-        self.report.metric("speedup_vs_compile", compiled_ms / self.report.metrics["runtime_ms"])
+            return None
+
+    def _time_compiled(self, compiled: Any, wseed: int, seeds: list[int], topts: Any) -> dict[str, Any] | None:
+        try:
+            return self.ref.time_alone(wseed, seeds, topts, model=compiled)
+        except Exception as exc:  # noqa: BLE001 - as in _compiled_reference
+            self.report.note(f"torch.compile of the reference failed while timed: {type(exc).__name__}: {str(exc)[:200]}")
+            return None
 
     def _roofline(self) -> None:
         report, options = self.report, self.options
         with report.stage("roofline") as stage:
             wseed = derive_seed(options.seed, "weights", 0)
-            moved, flops, dtype = self.ref.work(wseed, derive_seed(options.seed, "time", 0))
+            with self.gpu.shared():  # one forward of the reference under the FLOP counter
+                moved, flops, dtype = self.ref.work(wseed, derive_seed(options.seed, "time", 0))
             work = roofline.Work(options.bytes or moved, options.flops if options.flops is not None else flops, dtype,
                                  options.bytes is None or options.flops is None)
             ceilings = options.ceilings
             if ceilings is None:
                 from evaluators.kernel.ceilings import load_or_measure
 
-                ceilings = load_or_measure(options.ceilings_path)
+                with self.gpu.exclusive():  # measuring the device's peaks needs it to itself
+                    ceilings = load_or_measure(options.ceilings_path)
                 report.text["ceilings"] = json.dumps(ceilings)  # for the controller to cache
             floor = roofline.floor_ms(work, ceilings)
             if floor is None:

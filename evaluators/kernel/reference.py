@@ -110,14 +110,19 @@ class Reference:
         moved, flops = roofline.estimate(model, args, outputs)
         return moved, flops, roofline.main_dtype(args)
 
-    def time_alone(self, wseed: int, seeds: list[int], options: timing.TimingOptions,
-                   compiled: bool = False) -> dict[str, Any]:
-        """Time the reference by itself (eager, or torch.compile'd), with fresh inputs per call."""
+    def compiled_model(self, wseed: int, seed: int) -> Any:
+        """torch.compile of the reference model, compiled by one call (so timing it later compiles nothing)."""
         import torch
 
-        model = self.model(wseed)
-        if compiled:
-            model = torch.compile(model)
+        model = torch.compile(self.model(wseed))
+        with torch.no_grad():
+            model(*inputs.make_inputs(self.module, seed, self.device))
+        return model
+
+    def time_alone(self, wseed: int, seeds: list[int], options: timing.TimingOptions,
+                   model: Any = None) -> dict[str, Any]:
+        """Time the reference by itself (or `model`, e.g. its compiled form), with fresh inputs per call."""
+        model = self.model(wseed) if model is None else model
         pool = [inputs.make_inputs(self.module, s, self.device) for s in seeds]
 
         def fresh(i: int) -> list[Any]:

@@ -8,11 +8,16 @@ statistics (stats.py) outside the candidate's process. Per call:
    are copied), then the L2 cache is flushed by writing a buffer of at least twice its size
    (read from the device at run time), enqueued right before the call so that it overlaps the
    call's launch, as in `triton.testing.do_bench`;
-2. events are recorded on the calling stream around the call (`event_ms`, what
+2. a spin kernel holds the stream for about as long as the host takes to issue the call
+   (measured in the warm-up; at most `HIDE_LAUNCH_MAX_MS`), so the start event does not run
+   while the host is still launching: the time is the device's, not the launch latency
+   (nvbench's blocking kernel does the same). The cap bounds what host-side work could hide
+   there; `host_ms` (the host's time to issue each call) is reported beside;
+3. events are recorded on the calling stream around the call (`event_ms`, what
    `triton.testing.do_bench` measures), then the whole device is synchronised and a third
    event is recorded (`sync_ms`: it counts work the callable left on other streams or
    threads), and the host wall time is taken around it all (`wall_ms`);
-3. the outputs are checked against the reference's on the same inputs (`check`).
+4. the outputs are checked against the reference's on the same inputs (`check`).
 
 Warm-up runs each callable at least `warmup_reps` times and `warmup_seconds`. Repetition is
 adaptive: it stops once the median of every callable has a relative standard error under
@@ -37,6 +42,7 @@ from evaluators.kernel.stats import median, median_rel_se
 
 _perf_counter = time.perf_counter  # captured before any candidate code is imported
 _CUDA: dict[str, Any] = {}  # torch.cuda's timing functions, captured by capture_cuda()
+HIDE_LAUNCH_MAX_MS = 0.05  # the longest launch latency the spin before a call hides
 
 
 def capture_cuda() -> None:
@@ -78,6 +84,9 @@ class HostTimer:
     def honest_gap(self, duration_ms: float, flusher: Any = None) -> float | None:
         return 0.0
 
+    def hold_stream(self, ms: float) -> None:
+        """Nothing to hold: the host clock counts from the call on."""
+
 
 class CudaTimer:
     """Three CUDA events per call (start, end on the stream, end after a device sync) + host time."""
@@ -90,6 +99,7 @@ class CudaTimer:
         self._event = _CUDA["Event"]
         self._sync = _CUDA["synchronize"]
         self._events: list[tuple[Any, Any, Any]] = []
+        self._cycles_per_ms = 0.0  # torch.cuda._sleep's rate; 0: not measured yet
 
     def begin(self) -> Any:
         start, end, after = self._events.pop() if self._events else self._new_events()
@@ -103,6 +113,26 @@ class CudaTimer:
         self._sync()  # the whole device: work left on other streams is waited for
         after.record()
         return start, end, after, _perf_counter() - host
+
+    def spin_cycles_per_ms(self) -> float | None:
+        """Clock cycles torch.cuda._sleep spins per millisecond here (measured once); None without it."""
+        sleep = _CUDA.get("_sleep")
+        if sleep is None:
+            return None
+        if not self._cycles_per_ms:
+            probe = 200_000
+            sleep(probe)  # the clock ramps up on the first spin
+            token = self.begin()
+            sleep(probe)
+            event_ms, _, _ = self.resolve(self.end(token))
+            self._cycles_per_ms = probe / max(event_ms, 1e-6)
+        return self._cycles_per_ms
+
+    def hold_stream(self, ms: float) -> None:
+        """Keep the calling stream busy for about `ms` (a spin kernel), enqueued before the start event."""
+        rate = self.spin_cycles_per_ms()
+        if rate is not None and ms > 0:
+            _CUDA["_sleep"](max(1, int(rate * ms)))
 
     def _new_events(self) -> tuple[Any, Any, Any]:
         return tuple(self._event(enable_timing=True) for _ in range(3))  # type: ignore[return-value]
@@ -127,13 +157,10 @@ class CudaTimer:
         duration; None where _sleep is missing.
         """
         sleep = _CUDA.get("_sleep")
-        if sleep is None or duration_ms <= 0:
+        rate = self.spin_cycles_per_ms()
+        if sleep is None or rate is None or duration_ms <= 0:
             return None
-        probe = 200_000
-        token = self.begin()
-        sleep(probe)
-        event_ms, _, _ = self.resolve(self.end(token))
-        cycles = max(1, int(probe * duration_ms / max(event_ms, 1e-6)))
+        cycles = max(1, int(rate * duration_ms))
         gaps = []
         for _ in range(reps):
             if flusher is not None:
@@ -190,15 +217,23 @@ def _cudart_function(name: str) -> Any:
     return None
 
 
-def _warm(fn: Callable[[], Any], reps: int, seconds: float, sync: Callable[[], None]) -> None:
+def _warm(fn: Callable[[], Any], reps: int, seconds: float, sync: Callable[[], None]) -> float:
+    """Call fn (synchronised each time) `reps` times and for `seconds`; the median host ms to issue a call."""
     start = _perf_counter()
-    done = 0
-    while done < reps or _perf_counter() - start < seconds:
+    issued: list[float] = []
+    while len(issued) < reps or _perf_counter() - start < seconds:
+        before = _perf_counter()
         fn()
+        issued.append((_perf_counter() - before) * 1e3)
         sync()
-        done += 1
-        if done > 1000:
+        if len(issued) > 1000:
             break
+    return median(issued[1:] or issued)
+
+
+def launch_cover_ms(host_ms: float) -> float:
+    """How long the stream is held before a call that takes the host `host_ms` to issue."""
+    return min(HIDE_LAUNCH_MAX_MS, 1.25 * host_ms + 0.005)
 
 
 def measure(fns: dict[str, Callable[..., Any]], fresh_args: Callable[[int], list[Any]],
@@ -217,14 +252,18 @@ def measure(fns: dict[str, Callable[..., Any]], fresh_args: Callable[[int], list
     names = list(fns)
     with torch.no_grad():
         warm_args = fresh_args(0)
+        cover = {}
         for name in names:
-            _warm(lambda f=fns[name]: f(*_copy(warm_args)), options.warmup_reps, options.warmup_seconds, sync)
+            issued = _warm(lambda f=fns[name]: f(*_copy(warm_args)), options.warmup_reps, options.warmup_seconds, sync)
+            cover[name] = launch_cover_ms(issued)
         tokens: dict[str, list[Any]] = {n: [] for n in names}
         times: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
+        host: dict[str, list[float]] = {n: [] for n in names}
         start = _perf_counter()
         i = 0
         if cuda:
             timer.prepare(2 * len(names) * min(options.max_reps, 10))
+            timer.spin_cycles_per_ms()  # calibrated before the loop, not inside a timed call's lead-in
         while i < options.max_reps:
             args = fresh_args(i + 1)
             order = names if i % 2 == 0 else names[::-1]
@@ -235,8 +274,11 @@ def measure(fns: dict[str, Callable[..., Any]], fresh_args: Callable[[int], list
                 call_args = _copy(args)
                 if flusher is not None:
                     flusher.flush()
+                timer.hold_stream(cover[name])
                 token = timer.begin()
+                before = _perf_counter()
                 outputs[name] = fns[name](*call_args)
+                host[name].append((_perf_counter() - before) * 1e3)
                 tokens[name].append(timer.end(token))
             if check is not None:
                 check(outputs)
@@ -259,6 +301,8 @@ def measure(fns: dict[str, Callable[..., Any]], fresh_args: Callable[[int], list
             "l2_flush_bytes": flusher.buffer.numel() if flusher else 0,
             "l2_bytes": flusher.l2_bytes if flusher else 0,
             "persisting_l2_reset": bool(flusher and flusher.resets_persisting),
+            "host_ms": {n: median(host[n]) for n in names},
+            "launch_cover_ms": cover if cuda else {},
             "honest_gap_ms": {n: timer.honest_gap(median([t[0] for t in times[n]]), flusher) for n in names},
         }
     return result

@@ -300,7 +300,7 @@ def test_a_report_with_a_wrong_signature_or_a_damaged_stream_is_refused():
         list(FrameReader().feed(b"X\0\0\0\1x"))
 
 
-def test_a_gpu_job_asks_the_daemon_for_exactly_its_gpu(docker_sandbox):
+def test_a_gpu_job_asks_the_daemon_for_exactly_its_gpu(docker_sandbox, monkeypatch):
     class Refused(Exception):
         pass
 
@@ -325,6 +325,11 @@ def test_a_gpu_job_asks_the_daemon_for_exactly_its_gpu(docker_sandbox):
     (request,) = recorder.host_config["device_requests"]
     assert request["DeviceIDs"] == ["3"] and request["Capabilities"] == [["gpu"]]
     assert sandbox._header(SandboxJob(argv=("x",), gpu=3), b"k" * 32).find(b'"CUDA_VISIBLE_DEVICES": "0"') > 0
+    # a controller given other GPUs: index 1 is the second one it was given, not the host's GPU 1
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,7")
+    with pytest.raises(Refused):
+        sandbox.run(SandboxJob(argv=(PY, "-c", "pass"), gpu=1))
+    assert recorder.host_config["device_requests"][0]["DeviceIDs"] == ["7"]
 
 
 def test_a_read_path_the_container_user_cannot_read_is_a_one_line_error(docker_sandbox, tmp_path):
@@ -351,6 +356,33 @@ def test_the_local_image_is_a_few_kilobytes_and_the_same_every_time():
     first, second = local_image_tar(65534, 65534), local_image_tar(65534, 65534)
     assert first == second and len(first) < 64 * 1024
     assert local_image_tar(1000, 1000) != first
+
+
+def test_a_containers_judge_shares_the_gpu_lock_for_checks_and_waits_for_timing_on_the_host(docker_sandbox,
+                                                                                             tmp_path):
+    import fcntl
+
+    from sandbox.gpus import GpuSlots
+
+    slots = GpuSlots([0], lock_dir=tmp_path / "locks")  # as a kernel task makes them, for the container's user too
+    lock = slots.lock_path(0)
+    code = SEND + f"""
+import fcntl
+def free(mode):
+    with open({lock!r}, "rb") as handle, open({lock + ".gate"!r}, "rb"):
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+send({{"check": free(fcntl.LOCK_SH), "timing": free(fcntl.LOCK_EX)}})
+"""
+    run = SandboxJob(argv=(PY, "-c", code), read_paths=(lock, lock + ".gate"))  # what KernelEvaluator mounts
+    with open(lock, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_SH)  # a judge on the host checking a candidate
+        during_check = json.loads(docker_sandbox.run(run).result)
+    assert during_check == {"check": True, "timing": False}
+    assert json.loads(docker_sandbox.run(run).result) == {"check": True, "timing": True}
 
 
 def test_a_gpu_lock_file_mounted_read_only_is_exclusive_between_host_and_container(docker_sandbox, shared_tmp):

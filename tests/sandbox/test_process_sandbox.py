@@ -281,6 +281,13 @@ def test_gpu_index_is_the_only_visible_device(sandbox):
     assert out.stdout.strip() == "3"
 
 
+def test_a_gpu_index_means_the_gpu_the_controller_was_given(sandbox, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,GPU-1234abcd")  # the controller sees two GPUs: 5 and a UUID
+    code = "import os; print(os.environ['CUDA_VISIBLE_DEVICES'])"
+    seen = [sandbox.run(SandboxJob(argv=(sys.executable, "-c", code), gpu=g)).stdout.strip() for g in (0, 1)]
+    assert seen == ["5", "GPU-1234abcd"]
+
+
 def test_network_is_unreachable_from_the_job(sandbox):
     warned = any("network namespace" in w for w in sandbox.warnings())
     server = socket.socket()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,10 +41,10 @@ def _outcome(stages, metrics=None, text=None, **extra) -> SandboxOutcome:
     return SandboxOutcome(exit_code=0, result=json.dumps(payload).encode(), **extra)
 
 
-def _evaluator(*outcomes, device="cpu") -> tuple[KernelEvaluator, _ScriptedSandbox]:
+def _evaluator(*outcomes, device="cpu", sandbox=None) -> tuple[KernelEvaluator, _ScriptedSandbox]:
     task = load_task(SOFTMAX / "task.yaml")
     task = task.model_copy(update={"kernel": task.kernel.model_copy(update={"device": device})})
-    sandbox = _ScriptedSandbox(*outcomes)
+    sandbox = sandbox or _ScriptedSandbox(*outcomes)
     return KernelEvaluator(task, sandbox, gpus=[0] if device == "cuda" else []), sandbox
 
 
@@ -94,6 +96,34 @@ def test_a_timed_candidate_is_as_fit_as_its_speedup_and_compile_time_is_reused()
     options = json.loads(sandbox.jobs[1].argv[sandbox.jobs[1].argv.index("--options") + 1])
     assert options["compile_reference"] is False  # measured once, reused
     assert sandbox.jobs[0].gpu == 0
+    lock = options["gpu_lock"]  # on every backend: a container gets the lock and its gate mounted read-only
+    assert {lock, lock + ".gate"} <= set(sandbox.jobs[1].read_paths) and os.path.exists(lock + ".gate")
+
+
+def test_one_job_at_a_time_times_the_compiled_reference_and_a_failed_one_passes_it_on():
+    wrong = _outcome([("policy", True, ""), ("compile", True, ""), ("correctness", False, "trial 1: off")])
+    started, release = threading.Event(), threading.Event()
+
+    class _FirstJobWaits(_ScriptedSandbox):
+        def run(self, job):
+            if not self.jobs:
+                self.jobs.append(job)
+                started.set()
+                release.wait(5)
+                return wrong
+            self.jobs.append(job)
+            return wrong
+
+    evaluator, sandbox = _evaluator(device="cuda", sandbox=_FirstJobWaits())
+    first = threading.Thread(target=evaluator.evaluate, args=("x = 1\n",))
+    first.start()
+    started.wait(5)
+    evaluator.evaluate("x = 2\n")  # while the first is in flight
+    release.set()
+    first.join(5)
+    evaluator.evaluate("x = 3\n")  # the first ended without the time: this one is asked
+    asked = [json.loads(j.argv[j.argv.index("--options") + 1])["compile_reference"] for j in sandbox.jobs]
+    assert asked == [True, False, True]
 
 
 @pytest.mark.parametrize("stage, message, status", [
