@@ -51,6 +51,35 @@ class _Output:
         return (bytes(self.head) + middle + bytes(self.tail)).decode("utf-8", "replace")
 
 
+def oom_kills() -> int | None:
+    """Processes the out-of-memory killer has ended in this process's memory cgroup; None where unknown.
+
+    The judge and the candidate's process share the job's cgroup (a container's, or the process
+    sandbox's), so a rise while the candidate runs names why it died.
+    """
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    files = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):  # cgroup v1
+            files += [Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.oom_control"),
+                      Path("/sys/fs/cgroup/memory/memory.oom_control")]
+        elif controllers == "":  # cgroup v2
+            files += [Path("/sys/fs/cgroup", path.lstrip("/"), "memory.events"), Path("/sys/fs/cgroup/memory.events")]
+    for file in files:
+        try:
+            for entry in file.read_text().splitlines():
+                key, _, value = entry.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 class Child:
     """The running candidate process; `request` sends a command and waits for its reply."""
 
@@ -83,6 +112,7 @@ class Child:
         self.pipe = Pipe(res_r, cmd_w)
         self.output = _Output(self.proc.stdout, output_cap)
         self.started = time.monotonic()
+        self._oom_kills = oom_kills()
 
     def receive(self, timeout: float) -> tuple[dict[str, Any], list[Any]]:
         return self.pipe.recv(timeout)
@@ -106,6 +136,9 @@ class Child:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = str(-code)
+            now = oom_kills()
+            if -code == signal.SIGKILL and None not in (now, self._oom_kills) and now > self._oom_kills:
+                return f"was killed by the out-of-memory killer (signal {-code}, {name}): it used more memory than the job may"
             return f"was killed by signal {-code} ({name})"
         return f"exited with code {code}"
 
