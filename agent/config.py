@@ -244,7 +244,7 @@ class KernelConfig(_Model):
     """Correctness trials at the benchmark shape, each with fresh secret-seeded inputs and weights."""
     shape: dict[str, int | float] | None = None
     """Module-level constants of the reference to set for the benchmark (e.g. {batch_size: 64});
-    None: the reference's own."""
+    None: the reference's own. Module-level names the file computes from them follow."""
     cpu_shape: dict[str, int | float] | None = None
     """The shape used without a GPU, where Triton runs in its slow interpreter: keep it tiny."""
     odd_shapes: tuple[dict[str, int | float], ...] = ()

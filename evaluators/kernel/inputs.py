@@ -22,11 +22,13 @@ torch is imported inside functions: this module runs in the judge and the candid
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
@@ -60,6 +62,8 @@ def set_shape(module: ModuleType, shape: dict[str, Any] | None, defaults: dict[s
     """Set module-level constants (batch_size, dim, ...) that get_inputs() reads.
 
     Names set by an earlier call get their original values back first (kept in `defaults`).
+    Module-level names computed from them (`scale_shape = (out_features,)`, as KernelBench
+    files have) are computed again from the file's own assignments, so they follow.
     """
     for name, value in defaults.items():
         setattr(module, name, value)
@@ -68,6 +72,33 @@ def set_shape(module: ModuleType, shape: dict[str, Any] | None, defaults: dict[s
             raise KeyError(f"the reference defines no module-level name {name!r} to set for this shape")
         defaults.setdefault(name, getattr(module, name))
         setattr(module, name, value)
+    if defaults:
+        _derive_again(module, changed=set(defaults), fixed=set(shape or {}))
+
+
+def _derive_again(module: ModuleType, changed: set[str], fixed: set[str]) -> None:
+    """Run again, in file order, the module-level assignments that read a changed name (not the set ones)."""
+    for statement in _assignments(module):
+        targets = {n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        reads = {n.id for n in ast.walk(statement.value) if isinstance(n, ast.Name)}
+        if reads & changed and not targets & fixed:
+            exec(compile(ast.Module([statement], []), getattr(module, "__file__", "<reference>"), "exec"),
+                 vars(module))
+            changed |= targets
+
+
+def _assignments(module: ModuleType) -> list[ast.Assign]:
+    """The module's top-level `name = expression` statements, parsed once from its file ([] without one)."""
+    cached = getattr(module, "__evoforge_assignments__", None)
+    if cached is None:
+        path = getattr(module, "__file__", None)
+        try:
+            tree = ast.parse(Path(path).read_text(encoding="utf-8")) if path else ast.Module([], [])
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            tree = ast.Module([], [])
+        cached = [node for node in tree.body if isinstance(node, ast.Assign)]
+        module.__evoforge_assignments__ = cached
+    return cached
 
 
 @contextmanager
@@ -127,10 +158,26 @@ def init_inputs(module: ModuleType, seed: int, device: str) -> list[Any]:
 
 
 def build_model(cls: type, init: list[Any], seed: int, device: str) -> Any:
-    """`cls(*init)` built under `seed` (fresh random weights), on `device`, in eval mode."""
+    """`cls(*init)` built under `seed` (fresh random weights), on `device`, in the mode it was built in.
+
+    KernelBench runs `Model(*init)` as constructed, in training mode: a BatchNorm then normalises
+    with the batch's statistics, not its running ones (a reference that wants inference
+    semantics calls `self.eval()` itself). Dropout layers are the exception: they are switched
+    to eval (the identity), since random masks leave nothing to compare.
+    """
+    import torch
+
     with seeded(seed, device):
         model = cls(*init)
-    return model.to(device).eval()
+    for module in model.modules():
+        if isinstance(module, _dropout_classes(torch)):
+            module.eval()
+    return model.to(device)
+
+
+def _dropout_classes(torch: Any) -> tuple[type, ...]:
+    nn = torch.nn
+    return (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 
 
 def share_weights(reference: Any, candidate: Any) -> str | None:

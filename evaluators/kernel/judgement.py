@@ -142,7 +142,9 @@ class Judgement:
         try:
             expected = self.ref.expected(trial["seed"], trial["wseed"], trial["dist"])
         except Exception as exc:  # noqa: BLE001 - the reference itself failed on these inputs
-            report.fail(f"the reference failed on {trial['label']}: {type(exc).__name__}: {exc}")
+            hint = (" (the reference puts its tensors on the GPU itself, so it needs one: on this machine, drop its "
+                    "device='cuda' and let the judge place them)") if not self.cuda and "CUDA" in str(exc) else ""
+            report.fail(f"the reference failed on {trial['label']}: {type(exc).__name__}: {exc}{hint}")
         command = {"op": "trial", "seed": trial["seed"], "wseed": trial["wseed"], "shape": shape,
                    "dist": vars(trial["dist"]), "repeat": trial["repeat"], "spec": expected.spec,
                    "may_alias": expected.may_alias, "may_mutate": expected.may_mutate}

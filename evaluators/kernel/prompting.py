@@ -25,6 +25,8 @@ RULES = """How candidates are judged:
 - Outputs are compared with the reference computed in float64 on several fresh random inputs (other scales,
   offsets and edge values where the task says so) and at other shapes: dtype, shape and device must match exactly;
   NaN/Inf only where the reference has them. Do not modify the inputs; return new tensors.
+- Both models run as constructed, in training mode as KernelBench runs them (BatchNorm normalises with the
+  batch's statistics), except that dropout layers are switched off (the identity).
 - Compute with your own kernels. Calling the torch operators the reference uses (or library matmul, convolution,
   attention) is rejected, as are try/except fallbacks, threads, and touching interpreter or torch internals.
 - Speed is the reference's time over yours, timed with the L2 cache flushed and fresh inputs on every call."""

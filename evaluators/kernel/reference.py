@@ -64,6 +64,25 @@ class Reference:
         self.module = load_module(path)
         self.device = device
         self._defaults: dict[str, Any] = {}
+        self._repeatable = False  # checked on the first trial
+
+    def _check_repeatable(self, model: Any, pristine: list[Any], native: list[Any]) -> None:
+        """The reference must give the same outputs for the same inputs, or no candidate can be judged.
+
+        Random operators (functional dropout, torch.rand in forward) or state carried between
+        calls fail here with a reason, instead of widening the tolerance (which follows the
+        reference's own error) until anything passes.
+        """
+        again = correctness.flatten(model(*_clone(pristine))) or []
+        for k, (first, second) in enumerate(zip(native, again)):
+            atol, rtol = correctness.tolerance(str(first.dtype).removeprefix("torch."))
+            verdict = correctness.compare(second, first, atol, rtol, f"output {k}") if second.shape == first.shape \
+                else correctness.Verdict(False, 0.0, 0.0, worst=f"output {k} has shape {list(second.shape)}, then "
+                                                                 f"{list(first.shape)}")
+            if not verdict.ok:
+                raise ValueError("the reference gives different outputs for the same inputs (random operators "
+                                 f"in forward, or state kept between calls?): {verdict.worst}")
+        self._repeatable = True
 
     def set_shape(self, shape: dict[str, Any] | None) -> None:
         inputs.set_shape(self.module, shape, self._defaults)
@@ -84,6 +103,8 @@ class Reference:
             native = correctness.flatten(result)
             if native is None:
                 raise TypeError("the reference's forward returns neither a tensor nor a tuple of tensors")
+            if not self._repeatable:
+                self._check_repeatable(model, pristine, native)
             mutated = correctness.inputs_changed(args, pristine) is not None
             aliased = any(correctness._overlaps(o, a) for o in native for a in args
                           if isinstance(a, torch.Tensor) and a.numel() and o.numel())

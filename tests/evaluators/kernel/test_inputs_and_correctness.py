@@ -31,6 +31,14 @@ def _module(batch=4, dim=8):
     return module
 
 
+def _reference(tmp_path, body: str):
+    from evaluators.kernel.reference import Reference
+
+    path = tmp_path / "reference.py"
+    path.write_text("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n" + body)
+    return Reference(str(path), "cpu")
+
+
 def test_trial_seeds_depend_on_the_secret_and_the_label():
     assert derive_seed(1, "trial", 0) == derive_seed(1, "trial", 0)
     assert len({derive_seed(1, "trial", 0), derive_seed(2, "trial", 0), derive_seed(1, "trial", 1)}) == 3
@@ -66,6 +74,23 @@ def test_shapes_are_set_and_restored():
         set_shape(module, {"nope": 1}, defaults)
 
 
+def test_module_level_names_computed_from_a_set_size_follow_it(tmp_path):
+    reference = _reference(tmp_path, (  # as KernelBench's 33_Gemm_Scale_BatchNorm has it
+        "class Model(nn.Module):\n"
+        "    def __init__(self, n, shape):\n        super().__init__()\n        self.scale = nn.Parameter(torch.randn(shape))\n\n"
+        "    def forward(self, x):\n        return x * self.scale\n\n"
+        "batch_size = 1024\nout_features = 8192\nscale_shape = (out_features,)\nboth = scale_shape + (batch_size,)\n\n"
+        "def get_inputs():\n    return [torch.rand(batch_size, out_features)]\n\n"
+        "def get_init_inputs():\n    return [out_features, scale_shape]\n"))
+    reference.set_shape({"batch_size": 3, "out_features": 5})
+    assert (reference.module.scale_shape, reference.module.both) == ((5,), (5, 3))
+    assert reference.expected(1, 2, None).spec[0]["shape"] == [3, 5]
+    reference.set_shape({"scale_shape": (7,)})  # a set name is not computed again; the earlier ones come back
+    assert (reference.module.out_features, reference.module.scale_shape, reference.module.both) == (8192, (7,), (7, 1024))
+    reference.set_shape(None)
+    assert (reference.module.batch_size, reference.module.scale_shape) == (1024, (8192,))
+
+
 def test_weights_are_fresh_per_seed_and_shared_by_name_or_order():
     module = _module()
     a, b = build_model(module.Model, [8], 1, "cpu"), build_model(module.Model, [8], 2, "cpu")
@@ -81,6 +106,45 @@ def test_weights_are_fresh_per_seed_and_shared_by_name_or_order():
     assert share_weights(a, renamed) is None and torch.equal(renamed.other.weight, a.fc.weight)
     message = share_weights(a, torch.nn.Linear(4, 4))
     assert "do not match Model's" in message and "fc.weight[8, 8]" in message
+
+
+def test_models_run_as_kernelbench_builds_them_so_batch_norm_uses_the_batchs_statistics(tmp_path):
+    reference = _reference(tmp_path, (
+        "class Model(nn.Module):\n"
+        "    def __init__(self, c):\n        super().__init__()\n        self.bn = nn.BatchNorm2d(c)\n\n"
+        "    def forward(self, x):\n        return self.bn(x)\n\n"
+        "def get_inputs():\n    return [torch.rand(4, 3, 5, 5) * 3 + 2]\n\n"
+        "def get_init_inputs():\n    return [3]\n"))
+    assert reference.model(1).training
+    expected = reference.expected(7, 1, None)
+    x = make_inputs(reference.module, 7, "cpu")[0].double()
+    mean, var = x.mean(dim=(0, 2, 3), keepdim=True), x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    assert torch.allclose(expected.answers[0], (x - mean) / torch.sqrt(var + 1e-5), atol=1e-6)
+
+
+def test_dropout_layers_are_switched_off_so_the_reference_can_be_compared(tmp_path):
+    reference = _reference(tmp_path, (
+        "class Model(nn.Module):\n"
+        "    def __init__(self, n):\n        super().__init__()\n        self.fc = nn.Linear(n, n)\n"
+        "        self.drop = nn.Dropout(0.5)\n\n"
+        "    def forward(self, x):\n        return self.drop(self.fc(x))\n\n"
+        "def get_inputs():\n    return [torch.rand(6, 16)]\n\n"
+        "def get_init_inputs():\n    return [16]\n"))
+    model = reference.model(1)
+    assert model.training and not model.drop.training
+    expected = reference.expected(3, 1, None)
+    x = make_inputs(reference.module, 3, "cpu")[0].double()
+    assert torch.allclose(expected.answers[0], model.fc.double()(x), atol=1e-6)
+
+
+def test_a_reference_that_is_random_in_forward_is_refused_with_a_reason(tmp_path):
+    reference = _reference(tmp_path, (
+        "class Model(nn.Module):\n"
+        "    def forward(self, x):\n        return F.dropout(x, 0.3, training=True)\n\n"
+        "def get_inputs():\n    return [torch.rand(6, 16)]\n\n"
+        "def get_init_inputs():\n    return []\n"))
+    with pytest.raises(ValueError, match="the reference gives different outputs for the same inputs"):
+        reference.expected(3, 1, None)
 
 
 def test_the_tolerance_table_is_by_dtype_and_overridable():

@@ -89,6 +89,20 @@ def test_a_reference_with_weights_and_two_outputs_is_judged_with_fresh_weights(t
     assert "forward returned list, expected a tuple of 2 tensor(s)" in rejected["text"]["error"]
 
 
+def test_integer_inputs_a_scalar_output_and_shape_constants_computed_from_sizes_are_judged(tmp_path):
+    """A cross-entropy problem written as KernelBench writes them (input_shape = (num_classes,))."""
+    folder = Path(__file__).parent / "kernelbench_style"
+    reference, candidate = folder / "cross_entropy_reference.py", folder / "cross_entropy_candidate.py"
+    options = JudgeOptions(language="triton", device="cpu", seed=11, shape={"batch_size": 37, "num_classes": 50},
+                           extra_shapes=[{"batch_size": 5, "num_classes": 7}], distributions=[{"scale": 10.0}])
+    result = judge(str(reference), str(candidate), options)
+    assert all(s["ok"] for s in result["stages"]), result["stages"]
+    assert result["metrics"]["max_abs_err"] < 1e-4
+    wrong = tmp_path / "candidate.py"  # the sum instead of the mean: caught at every shape
+    wrong.write_text(candidate.read_text().replace("tl.sum(total, axis=0) / n", "tl.sum(total, axis=0)"))
+    assert judge(str(reference), str(wrong), options)["text"]["error"].startswith("correctness: trial 1")
+
+
 def test_a_broken_triton_kernel_fails_to_compile_with_the_compilers_words(tmp_path):
     candidate = tmp_path / "candidate.py"
     candidate.write_text((SOFTMAX / "initial.py").read_text().replace("tl.max(x, axis=0)", "tl.maximum_of(x)"))
