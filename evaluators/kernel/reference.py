@@ -75,13 +75,15 @@ class Reference:
         """
         again = correctness.flatten(model(*_clone(pristine))) or []
         for k, (first, second) in enumerate(zip(native, again)):
-            atol, rtol = correctness.tolerance(str(first.dtype).removeprefix("torch."))
-            verdict = correctness.compare(second, first, atol, rtol, f"output {k}") if second.shape == first.shape \
-                else correctness.Verdict(False, 0.0, 0.0, worst=f"output {k} has shape {list(second.shape)}, then "
-                                                                 f"{list(first.shape)}")
-            if not verdict.ok:
+            if second.shape != first.shape:
+                worst = f"output {k} had shape {list(first.shape)}, then {list(second.shape)}"
+            else:
+                atol, rtol = correctness.tolerance(str(first.dtype).removeprefix("torch."))
+                verdict = correctness.compare(second, first, atol, rtol, f"output {k}")
+                worst = None if verdict.ok else verdict.worst
+            if worst:
                 raise ValueError("the reference gives different outputs for the same inputs (random operators "
-                                 f"in forward, or state kept between calls?): {verdict.worst}")
+                                 f"in forward, or state kept between calls?): {worst}")
         self._repeatable = True
 
     def set_shape(self, shape: dict[str, Any] | None) -> None:

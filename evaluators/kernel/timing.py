@@ -217,13 +217,16 @@ def _cudart_function(name: str) -> Any:
     return None
 
 
-def _warm(fn: Callable[[], Any], reps: int, seconds: float, sync: Callable[[], None]) -> float:
-    """Call fn (synchronised each time) `reps` times and for `seconds`; the median host ms to issue a call."""
+def _warm(fn: Callable[..., Any], make_args: Callable[[], list[Any]], reps: int, seconds: float,
+          sync: Callable[[], None]) -> float:
+    """Call fn on fresh copies of its arguments (synchronised each time) `reps` times and for
+    `seconds`; the median host ms to issue a call."""
     start = _perf_counter()
     issued: list[float] = []
     while len(issued) < reps or _perf_counter() - start < seconds:
+        args = make_args()
         before = _perf_counter()
-        fn()
+        fn(*args)
         issued.append((_perf_counter() - before) * 1e3)
         sync()
         if len(issued) > 1000:
@@ -254,7 +257,7 @@ def measure(fns: dict[str, Callable[..., Any]], fresh_args: Callable[[int], list
         warm_args = fresh_args(0)
         cover = {}
         for name in names:
-            issued = _warm(lambda f=fns[name]: f(*_copy(warm_args)), options.warmup_reps, options.warmup_seconds, sync)
+            issued = _warm(fns[name], lambda: _copy(warm_args), options.warmup_reps, options.warmup_seconds, sync)
             cover[name] = launch_cover_ms(issued)
         tokens: dict[str, list[Any]] = {n: [] for n in names}
         times: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
