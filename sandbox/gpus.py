@@ -82,6 +82,11 @@ def gpu_uuids() -> dict[str, str]:
     return {m.group(1): m.group(2) for m in map(_SMI_LINE.match, listing.splitlines()) if m}
 
 
+def gate_path(lock: str) -> str:
+    """The gate beside a GPU's lock file (evaluators/kernel/gpu_lock.py queues on it)."""
+    return f"{lock}.gate"
+
+
 def lock_name(device: str) -> str:
     """The machine-wide lock file's name for a driver device name (an index, a UUID or its prefix)."""
     uuids = gpu_uuids()
@@ -138,7 +143,7 @@ def _make_locks(folder: Path, gpus: list[int]) -> dict[int, str]:
     locks = {}
     for gpu in gpus:
         path = folder / lock_name(job_device(gpu))
-        for name in (path, Path(f"{path}.gate")):
+        for name in (path, Path(gate_path(str(path)))):
             _touch_shared(name)
         locks[gpu] = str(path)
     return locks

@@ -34,12 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from archives.records import Status
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
-from evaluators.kernel.gpu_lock import gate_path
 from evaluators.program.evaluator import syntax_error
 from evaluators.result import EvalResult, StageResult
 from sandbox.base import Limits, Sandbox, SandboxJob
 from sandbox.channel import decode_result
-from sandbox.gpus import shared_slots, visible_gpus
+from sandbox.gpus import gate_path, shared_slots, visible_gpus
 
 if TYPE_CHECKING:
     from agent.config import TaskConfig

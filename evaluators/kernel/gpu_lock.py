@@ -13,7 +13,8 @@ a gate (`<lock>.gate`, an exclusive flock held only while queueing), so a waitin
 stops new checks from starting until it has the GPU. Where the gate file is missing (a lock
 file mounted alone), the lock still excludes correctly, without that fairness.
 
-Standard library only: this runs in the judge's process inside the sandbox.
+Standard library only (and sandbox.gpus, which names the files): this runs in the judge's
+process inside the sandbox.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-
-def gate_path(path: str) -> str:
-    return path + ".gate"
+from sandbox.gpus import gate_path
 
 
 class GpuLock:

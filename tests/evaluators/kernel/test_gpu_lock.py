@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
-from evaluators.kernel.gpu_lock import GpuLock, gate_path
-from sandbox.gpus import GpuSlots
+from evaluators.kernel.gpu_lock import GpuLock
+from sandbox.gpus import GpuSlots, gate_path
 
 
 def _lock_file(tmp_path) -> str:
