@@ -41,7 +41,13 @@ _SIDE_NOTE = re.compile(r"the candidate left (?:about [0-9.eE+-]+ ms of )?work o
 
 
 def on_stream_ms(run: dict[str, Any]) -> tuple[float | None, bool]:
-    """(the candidate's on-stream time in ms, whether runtime_ms is the synchronised time instead)."""
+    """(the candidate's on-stream time in ms, whether runtime_ms is the synchronised time instead).
+
+    From the judge's `runtime_stream_ms` metric; evaluations older than it, from its note."""
+    metrics = run.get("metrics", {})
+    stream, runtime = metrics.get("runtime_stream_ms"), metrics.get("runtime_ms")
+    if isinstance(stream, (int, float)) and isinstance(runtime, (int, float)):
+        return float(stream), "the device-synchronised time counts" in run.get("feedback", "")
     match = _SIDE_NOTE.search(run.get("feedback", ""))
     if match:
         return float(match.group(1) or match.group(2)), True

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluators.kernel import correctness, profile, roofline
+from evaluators.kernel import correctness, profile, roofline, stats
 from evaluators.kernel.child import Child
 from evaluators.kernel.gpu_lock import GpuLock
 from evaluators.kernel.inputs import derive_seed
@@ -35,6 +35,7 @@ class Judgement:
         self.ref: Reference | None = None
         self.spec_dtype = "float32"
         self.native_err = 0.0
+        self.side_streams = 0  # streams besides the caller's that the profiled forward used
         self.gpu = GpuLock(options.gpu_lock if self.cuda else None)
 
     # ----- the flow -----------------------------------------------------------------------
@@ -199,6 +200,9 @@ class Judgement:
                 return
             names = [str(n) for n in reply.get("kernels", [])]
             report.metric("launches", float(reply.get("launches", len(names))))
+            if reply.get("side_streams") is not None:
+                self.side_streams = int(reply["side_streams"])
+                report.metric("side_streams", float(self.side_streams))
             from evaluators.kernel.policy import VENDOR_OPS, own_kernels
 
             own = own_kernels(source, self.options.language)
@@ -233,8 +237,8 @@ class Judgement:
                                 "timing were wrong (cached or replayed results?)")
                 short = TimingOptions(**{**vars(topts), "max_seconds": min(3.0, options.max_time_s)})
                 alone = self.ref.time_alone(wseed, seeds, short)
-                compiled_times = self._time_compiled(compiled, wseed, seeds, short) if compiled else None
-            cand = time_of(report, reply, "candidate")
+                compiled_times = self._time_compiled(compiled, wseed, seeds, short) if compiled is not None else None
+            cand = time_of(report, reply, "candidate", other_streams=self.side_streams)
             ref = time_of(report, reply, "reference")
             ref_alone = time_of(report, alone, "reference")
             reference_ms = reference_time(report, ref, ref_alone, options.reference_drift)
@@ -242,6 +246,7 @@ class Judgement:
             report.metric("runtime_ms_ci_low", cand.ci_low)
             report.metric("runtime_ms_ci_high", cand.ci_high)
             report.metric("runtime_rel_spread", cand.rel_spread)
+            report.metric("runtime_stream_ms", stats.median(reply["samples"]["candidate"]["event_ms"]))
             report.metric("reference_ms", reference_ms)
             report.metric("reference_beside_ms", ref.median)
             report.metric("reference_alone_ms", ref_alone.median)

@@ -5,6 +5,10 @@ as part of the baseline): `JITFunction.run` (and the interpreter's `InterpretedF
 are wrapped to note each launch's keyword arguments while recording is switched on. The
 judge turns the record into the `block_size`, `num_warps` and `launches` descriptors
 (descriptors.py); it works in the interpreter too, where there is no profiler.
+
+On a GPU the runner also profiles one forward; `streams_besides_first` counts the streams its
+work ran on other than the caller's, which the judge reads as work left outside the timed
+stream (timing_rules.time_of).
 """
 
 from __future__ import annotations
@@ -60,3 +64,11 @@ def summarize(calls: list[dict[str, Any]]) -> dict[str, float]:
     warps = [c["params"]["num_warps"] for c in calls if "num_warps" in c["params"]]
     return {"block_size": float(max(blocks, default=1)), "num_warps": float(max(warps, default=4)),
             "launches": float(len(calls))}
+
+
+def streams_besides_first(streams: list[int]) -> int | None:
+    """How many streams other than the first event's ran work (the profiled forward's device
+    events in start order, the first being a marker on the caller's stream); None without events."""
+    if not streams:
+        return None
+    return len(set(streams[1:]) - {streams[0]})

@@ -214,12 +214,18 @@ class Runner:
                 from torch.autograd import DeviceType
                 from torch.profiler import ProfilerActivity, profile
 
+                from evaluators.kernel.launches import streams_besides_first
+
+                marker = self.torch.empty(1, device="cuda")
                 with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                    marker.fill_(0.0)  # on the caller's stream, first: names that stream in the trace
                     cand(*args)
                     self._sync()
-                names = [e.name for e in prof.events() if e.device_type == DeviceType.CUDA]
-                kernels = [n for n in names if not n.lower().startswith(("memcpy", "memset"))]
-                reply.update(kernels=kernels[:200], launches=len(kernels))
+                device = sorted((e for e in prof.events() if e.device_type == DeviceType.CUDA),
+                                key=lambda e: e.time_range.start)
+                kernels = [e.name for e in device[1:] if not e.name.lower().startswith(("memcpy", "memset"))]
+                reply.update(kernels=kernels[:200], launches=len(kernels),
+                             side_streams=streams_besides_first([e.device_resource_id for e in device]))
         return reply
 
     def profile_once(self) -> int:

@@ -54,6 +54,11 @@ def test_on_stream_time_is_read_from_either_wording_of_the_judges_side_work_note
                        "the candidate left about 0.02434 ms of work outside its stream (on its stream 0.2194 ms): "
                        "the device-synchronised time counts", "metrics": {"runtime_ms": 0.2509}}
     plain = {"feedback": "timing: 0.2 ms", "metrics": {"runtime_ms": 0.2}}
+    metric = {"feedback": "the candidate ran work on 1 stream(s) besides the caller's (on its stream 0.55 ms): "
+                          "the device-synchronised time counts",
+              "metrics": {"runtime_ms": 0.61, "runtime_stream_ms": 0.55}}
+    assert on_stream_ms(metric) == (0.55, True)
+    assert on_stream_ms({"feedback": "", "metrics": {"runtime_ms": 0.2, "runtime_stream_ms": 0.2}}) == (0.2, False)
     assert on_stream_ms(old) == (0.1843, True)
     assert on_stream_ms(new) == (0.2194, True)
     assert on_stream_ms(plain) == (0.2, False)
