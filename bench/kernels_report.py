@@ -43,11 +43,12 @@ _SIDE_NOTE = re.compile(r"the candidate left (?:about [0-9.eE+-]+ ms of )?work o
 def on_stream_ms(run: dict[str, Any]) -> tuple[float | None, bool]:
     """(the candidate's on-stream time in ms, whether runtime_ms is the synchronised time instead).
 
-    From the judge's `runtime_stream_ms` metric; evaluations older than it, from its note."""
+    From the judge's `runtime_stream_ms` metric (runtime_ms differs from it only when the
+    synchronised time counted); evaluations older than it, from the judge's note."""
     metrics = run.get("metrics", {})
     stream, runtime = metrics.get("runtime_stream_ms"), metrics.get("runtime_ms")
     if isinstance(stream, (int, float)) and isinstance(runtime, (int, float)):
-        return float(stream), "the device-synchronised time counts" in run.get("feedback", "")
+        return float(stream), float(runtime) != float(stream)
     match = _SIDE_NOTE.search(run.get("feedback", ""))
     if match:
         return float(match.group(1) or match.group(2)), True

@@ -59,6 +59,10 @@ def test_on_stream_time_is_read_from_either_wording_of_the_judges_side_work_note
               "metrics": {"runtime_ms": 0.61, "runtime_stream_ms": 0.55}}
     assert on_stream_ms(metric) == (0.55, True)
     assert on_stream_ms({"feedback": "", "metrics": {"runtime_ms": 0.2, "runtime_stream_ms": 0.2}}) == (0.2, False)
+    reference_only = {"feedback": "the reference left about 0.06 ms of work outside its stream (on its stream 0.3 ms): "
+                                  "the device-synchronised time counts",
+                      "metrics": {"runtime_ms": 0.2, "runtime_stream_ms": 0.2}}
+    assert on_stream_ms(reference_only) == (0.2, False)  # the reference's note is not the candidate's
     assert on_stream_ms(old) == (0.1843, True)
     assert on_stream_ms(new) == (0.2194, True)
     assert on_stream_ms(plain) == (0.2, False)
