@@ -37,7 +37,18 @@ def _user_errors(fn):
     return wrapper
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from agent.version import evoforge_version
+
+    click.echo(f"agent (evoforge) {evoforge_version()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """evoforge: LLM-driven evolutionary search over programs."""
 
@@ -55,25 +66,59 @@ def cli() -> None:
 @click.option("--seed", type=int, help="Random seed (search.seed).")
 @click.option("--resume", is_flag=True, help="Continue the latest run of this task in the store.")
 @click.option("--run", "run_ref", help="Continue this run (id or unique prefix).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output; the summary only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output; warnings and the summary only.")
 @_user_errors
 def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **overrides) -> None:
-    """Run an evolutionary search on TASK_FILE (a task.yaml)."""
+    """Run an evolutionary search on TASK_FILE (a task.yaml).
+
+    Exit codes: 0 finished; 130 stopped by Ctrl-C, 143 by SIGTERM (continue with --run);
+    1 the run failed or crashed (one line on stderr; the status is stored); 2 a mistake in the
+    task or options, or the run is already running elsewhere (nothing started).
+    """
     from agent.config import load_task
     from agent.display import ProgressReporter, console, summary_table
+    from agent.failures import RunFailed
+    from agent.session import RunCrashed
     from agent.session import evolve as run_evolve
+    from agent.stopping import Interrupted, Stops
 
-    task = load_task(task_file, overrides)
-    with ProgressReporter(task.budget.evaluations, quiet=quiet) as reporter:
-        outcome = run_evolve(
-            task, task_file, resume=resume, run_ref=run_ref, reporter=reporter, overrides=overrides
-        )
-    console.print(summary_table(outcome))
-    if outcome.best is not None:
-        console.print(f"best program: agent export {outcome.run.id[:8]} --store {task.store_url}")
-    if outcome.status == "stopped":
-        console.print(f"stopped; continue with: agent evolve {task_file} --run {outcome.run.id[:8]}")
-        sys.exit(130)
+    with Stops() as stops:
+        task = load_task(task_file, overrides)
+        try:
+            with ProgressReporter(task.budget.evaluations, quiet=quiet) as reporter:
+                outcome = run_evolve(
+                    task, task_file, resume=resume, run_ref=run_ref, reporter=reporter,
+                    overrides=overrides, stops=stops,
+                )
+        except RunFailed as exc:
+            stops.ending()
+            _fail(str(exc))
+        except RunCrashed as exc:
+            import traceback
+
+            stops.ending()
+            traceback.print_exception(exc.__cause__)
+            _fail(f"{exc} (a bug in evoforge: the traceback above says where)")
+        except Interrupted as exc:  # before the run existed (e.g. during the preflight)
+            stops.ending()
+            click.echo(f"stopped ({exc}); no run was started", err=True)
+            sys.exit(exc.exit_code)
+        stops.ending()  # a late Ctrl-C cuts neither the summary, the resume command nor the exit code
+        console.print(summary_table(outcome))
+        if outcome.best is not None:  # commands to copy: never wrapped
+            console.print(f"best program: agent export {outcome.run.id[:8]} --store {task.store_url}", soft_wrap=True)
+        if outcome.status == "stopped":
+            store = f" --store {overrides['store']}" if overrides.get("store") else ""
+            console.print(
+                f"stopped; continue with: agent evolve {task_file} --run {outcome.run.id[:8]}{store}", soft_wrap=True
+            )
+        sys.exit(outcome.exit_code)
+
+
+def _fail(message: str) -> None:
+    """`error: <message>` on stderr and exit code 1: the run could not do its job."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 @cli.command()
@@ -86,7 +131,7 @@ def runs(store_url: str | None) -> None:
 
     summaries = []
     for url in _store_urls(store_url):
-        with Store(url) as store:
+        with Store(url, create=False) as store:  # a mistyped URL is an error, not a new store
             summaries.extend(store.list_runs())
     if not summaries:
         click.echo("no runs yet: start one with `agent evolve tasks/tsp_anneal/task.yaml`")
@@ -112,11 +157,16 @@ def show(run_ref: str, store_url: str | None, top: int) -> None:
         table.add_column()
         table.add_row("task", f"{run.task_name}  ({run.task_path})")
         table.add_row("strategy / seed", f"{run.strategy} / {run.seed}")
-        table.add_row("status", run.status)
+        table.add_row("status", run.status + (f"  ({run.notes})" if run.notes else ""))
         table.add_row("evaluated", str(summary.evaluated))
         table.add_row("by status", ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items())))
         table.add_row("best fitness", "-" if summary.best_fitness is None else f"{summary.best_fitness:.6g}")
         table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens")
+        failures = store.failure_reasons(run.id)
+        if failures:
+            table.add_row("top failures", "\n".join(
+                f"{f.count} {'failed LLM calls' if f.source == 'llm' else f.status}: {f.reason}" for f in failures
+            ))  # fmt: skip
         if run.started_at:
             end = run.ended_at or _latest_activity(store, run.id) or run.started_at
             table.add_row("time", f"{end - run.started_at:.1f} s from start to {'end' if run.ended_at else 'last result'}")
@@ -211,10 +261,16 @@ def _viewer_catalog(store_url: str | None):
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder to write (default: ./<file>_<language>).")
 @_user_errors
 def new_task(reference: Path, language: str, out_dir: Path | None) -> None:
-    """Write a kernel task (task.yaml, reference.py, initial.py) from a KernelBench problem file."""
-    from agent.new_task import new_task_from_kernelbench
+    """Write a kernel task (task.yaml, reference.py, initial.py) from a KernelBench problem file.
 
-    target = new_task_from_kernelbench(reference, language, out_dir)
+    The reference is run on the CPU (in a child process) to choose and check the task's CPU
+    shape, further shapes and adversarial inputs; a reference that fails there is refused."""
+    from agent.new_task import make_kernelbench_task
+
+    made = make_kernelbench_task(reference, language, out_dir)
+    for line in made.summary:
+        click.echo(line)
+    target = made.task_yaml
     click.echo(f"wrote {target} (+ reference.py, initial.py); run: agent evolve {target} --model <litellm model>")
 
 
@@ -234,18 +290,20 @@ class _open_run:
 
     def __enter__(self):
         from agent.config import ConfigError
-        from archives.store import Store, StoreError
+        from archives.store import Store, StoreDamaged, StoreError
 
         urls = _store_urls(self._url)
         if not urls:
             raise ConfigError("no store found: pass --store URL (no runs/*.db here)")
         for url in urls:
-            store = Store(url)
+            store = None
             try:
+                store = Store(url, create=False)  # a mistyped URL is an error, not a new store
                 run = store.get_run(self._ref)
-            except StoreError:
-                store.close()
-                if len(urls) == 1:
+            except StoreError as exc:
+                if store is not None:
+                    store.close()
+                if len(urls) == 1 or isinstance(exc, StoreDamaged):
                     raise
                 continue
             self._store = store

@@ -61,6 +61,12 @@ class LLMConfig(_Model):
     """Share of proposals made by the built-in tuner even when an LLM is configured."""
     edit_format: Literal["diff", "full", "auto"] = "auto"
     """Ask for SEARCH/REPLACE blocks ("diff"), whole programs ("full"), or let the strategy say."""
+    max_answer_chars: int = Field(200_000, ge=1000)
+    """Longest answer used; a longer one is refused (not evaluated, not retried) and only its
+    first few thousand characters are stored."""
+    preflight_seconds: float = Field(30.0, ge=0)
+    """Longest wait for each model's answer to the preflight request sent before a run starts
+    (also at most `timeout_seconds`, and half the wall budget); 0 skips the preflight."""
 
     @field_validator("models", mode="before")
     @classmethod
@@ -242,12 +248,13 @@ class KernelConfig(_Model):
     CUDA compiled only, no timing)."""
     trials: int = Field(5, ge=5, le=100)
     """Correctness trials at the benchmark shape, each with fresh secret-seeded inputs and weights."""
-    shape: dict[str, int | float] | None = None
-    """Module-level constants of the reference to set for the benchmark (e.g. {batch_size: 64});
-    None: the reference's own. Module-level names the file computes from them follow."""
-    cpu_shape: dict[str, int | float] | None = None
+    shape: dict[str, int | float | tuple[int, ...]] | None = None
+    """Module-level constants of the reference to set for the benchmark (e.g. {batch_size: 64};
+    a tuple constant as a list: {input_shape: [64]}); None: the reference's own. Module-level
+    names the file computes from them follow."""
+    cpu_shape: dict[str, int | float | tuple[int, ...]] | None = None
     """The shape used without a GPU, where Triton runs in its slow interpreter: keep it tiny."""
-    odd_shapes: tuple[dict[str, int | float], ...] = ()
+    odd_shapes: tuple[dict[str, int | float | tuple[int, ...]], ...] = ()
     """Extra shapes checked for correctness (one trial each; also without a GPU: keep them small),
     e.g. sizes that are not multiples of a block."""
     inputs: tuple[InputDistribution, ...] = ()
@@ -303,6 +310,9 @@ class TaskConfig(_Model):
     """"path/to/file.py:function" or the name of an `evoforge.scorers` entry point."""
     tunables: dict[str, Tunable] = {}
     """Constants the built-in tuner may change, by the name assigned in the source."""
+    summary_metrics: tuple[str, ...] = ()
+    """Metrics of the evaluator (e.g. "mean_length") that the end-of-run summary shows for the
+    initial and the best program, beside the fitness: the numbers a user cares about."""
     store: str | None = None
     """A SQLAlchemy URL; default sqlite:///runs/<name>.db under the current folder."""
     task_dir: Path = Path(".")

@@ -13,10 +13,18 @@ one (archives/novelty.py, threshold `search.novelty.similarity`), is stored with
 Repeats: a request with `reevaluate` queues the stored program itself; its result is recorded
 as another attempt (`Store.add_attempt`) and counts against the evaluation budget.
 
+Budgets and failures: at the wall budget the proposals in flight are cancelled with their LLM
+calls (agent/proposal_limits.py). When the dollar budget cannot pay for another call, no new
+proposal starts, and those already paid for are evaluated. Failures of one external cause in
+a row (a refused key, no quota, an unknown model, an unreachable server) stop the run with
+`RunFailed`.
+
 Crash safety: a child is stored as "pending" before it is evaluated, and its result is stored
 in one transaction. After `kill -9`, `resume` re-evaluates the pending children and rebuilds
 the strategy from the evaluated ones, so only the work in flight is repeated and nothing is
-duplicated or orphaned.
+duplicated or orphaned. A sandbox backend lost mid-evaluation (`SandboxUnavailable`, e.g. the
+Docker daemon stopped) judged nothing: the program stays pending and is evaluated again on the
+backend that took over (sandbox/fallback.py), or the run stops with `RunFailed`.
 """
 
 from __future__ import annotations
@@ -27,13 +35,16 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from agent.proposers import BudgetExceeded, Proposal, Proposer
+from agent.failures import RunFailed
+from agent.proposal_limits import ProposalLimits
+from agent.proposers import BudgetExceeded, Proposal, Proposer, TunerProposer
 from archives.novelty import NoveltyIndex
 from archives.records import Program, ProposalRequest, Status, source_hash
 from archives.repeats import FITNESS_EVALS
 from archives.store import Store
 from archives.strategy import Strategy
 from evaluators.result import EvalResult
+from sandbox.base import SandboxError, SandboxUnavailable
 
 
 class Evaluator(Protocol):
@@ -66,6 +77,7 @@ class LoopState:
     budget: int
     evaluated: int = 0
     reserved: int = 0  # proposals under way or queued that may become evaluations
+    proposing: int = 0  # proposals under way (the rest of `reserved` is queued or being evaluated)
     best_fitness: float | None = None
     spent: float = 0.0
     started: float = 0.0
@@ -79,6 +91,19 @@ class LoopState:
 
 
 _FRUITLESS_LIMIT = 40
+
+
+class _RecordingEvaluator:
+    """The loop's evaluator, keeping each result by source: start() reads whose fault a failure was."""
+
+    def __init__(self, inner: Evaluator) -> None:
+        self.inner = inner
+        self.results: dict[str, EvalResult] = {}
+
+    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
+        result = self.inner.evaluate(source, label=label)
+        self.results[source] = result
+        return result
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,7 @@ class Controller:
         self._reporter = reporter or SilentReporter()
         self._novelty = novelty
         self.state = LoopState(budget=evaluations)
+        self._limits = ProposalLimits(wall_seconds, lambda: self.state.started)
         self._told = asyncio.Event()
         self._snapshot_at = float("-inf")
 
@@ -148,28 +174,73 @@ class Controller:
             pending = [initial]
         elif pending:
             self._reporter.message(f"re-evaluating {len(pending)} program(s) left in flight by the last session")
-        if pending:
-            await asyncio.gather(*(self._evaluate(p) for p in pending))
+        results = await self._evaluate_pending(pending) if pending else {}
         initial = next((p for p in self._store.programs(self._run_id, limit=1)), None)
+        if initial is not None and initial.source in results:  # evaluated by this session
+            self._check_initial(initial, results[initial.source])
         if initial is not None and initial.status != Status.CORRECT and self.state.evaluated <= 1:
             self._reporter.message(f"the initial program did not pass: {initial.error or initial.status}")
+
+    async def _evaluate_pending(self, pending: list[Program]) -> dict[str, EvalResult]:
+        """Evaluate stored pending programs, at most `evaluation_workers` at once; their results by source."""
+        recorder = _RecordingEvaluator(self._evaluator)
+        slots = asyncio.Semaphore(max(1, self._evaluation_workers))
+
+        async def one(program: Program) -> None:
+            async with slots:
+                await self._evaluate(program)
+
+        self._evaluator = recorder
+        try:
+            await asyncio.gather(*(one(p) for p in pending))
+        finally:
+            if self._evaluator is recorder:
+                self._evaluator = recorder.inner
+        return recorder.results
+
+    def _check_initial(self, initial: Program, result: EvalResult) -> None:
+        """Stop a run that cannot do its job from the initial program's result (RunFailed).
+
+        An evaluator error (the evaluator is broken, not the program) stops it whatever the
+        proposer. A program that merely fails goes on when an LLM can rewrite it; the built-in
+        tuner alone only changes tunable constants and cannot repair it, so that stops too.
+        """
+        if result.evaluator_error:
+            raise RunFailed(f"the evaluator failed on the initial program: {result.error or result.status}")
+        if initial.status != Status.CORRECT and isinstance(self._proposer, TunerProposer):
+            raise RunFailed(
+                f"the initial program did not pass ({initial.error or initial.status}) and no LLM is configured: "
+                "the built-in tuner only changes tunable constants and cannot repair it; fix the program, "
+                "or set llm.models in the task file or pass --model"
+            )
 
     # ----- the loop ----------------------------------------------------------------------
 
     async def run(self) -> str:
-        """Run until a budget is spent; returns the reason the loop stopped."""
+        """Run until a budget is spent; returns the reason the loop stopped.
+
+        Raises `RunFailed` when the LLM cannot be used (failures of one external cause in a
+        row, agent/llm/streaks.py), once the proposals in flight are cancelled and the
+        children already queued are evaluated.
+        """
         queue: asyncio.Queue[Program | None] = asyncio.Queue(maxsize=self._evaluation_workers)
         evaluators = [asyncio.create_task(self._evaluation_worker(queue)) for _ in range(self._evaluation_workers)]
         proposers = [asyncio.create_task(self._proposal_worker(queue)) for _ in range(self._proposal_workers)]
         try:
-            await asyncio.gather(*proposers)
-            for _ in evaluators:
-                await queue.put(None)
-            await asyncio.gather(*evaluators)
+            await _unless_a_worker_fails(self._stages(queue, proposers, evaluators), evaluators)
         finally:
             for task in proposers + evaluators:
                 task.cancel()
+        if self._limits.failure is not None:
+            raise self._limits.failure
         return self.state.stop_reason or "budget: evaluations"
+
+    async def _stages(self, queue: asyncio.Queue, proposers: list[asyncio.Task], evaluators: list[asyncio.Task]) -> None:
+        """Proposals until a budget stops them, then the evaluations still queued."""
+        await asyncio.gather(*proposers)
+        for _ in evaluators:
+            await queue.put(None)
+        await asyncio.gather(*evaluators)
 
     def _may_propose(self) -> bool:
         state = self.state
@@ -177,7 +248,7 @@ class Controller:
             return False
         if state.evaluated + state.reserved >= state.budget:
             return False
-        if self._wall_seconds is not None and time.monotonic() - state.started >= self._wall_seconds:
+        if self._limits.wall_over():
             state.stop_reason = "budget: wall time"
             return False
         if state.fruitless >= _FRUITLESS_LIMIT:
@@ -199,23 +270,41 @@ class Controller:
                     await queue.put(_Repeat(requests[0].parent))
                     queued = True
                 else:
-                    queued = await self._propose_one(requests[0], queue)
-            except BudgetExceeded:
-                self.state.stop_reason = "budget: dollars"
+                    self.state.proposing += 1
+                    try:
+                        queued = await self._propose_one(requests[0], queue)
+                    finally:
+                        self.state.proposing -= 1
+            except BudgetExceeded as exc:
+                self.state.stop_reason = self.state.stop_reason or _dollars_spent(exc)
             finally:
                 if not queued:
                     self.state.reserved -= 1
                     discard = getattr(self._strategy, "discard", None)
                     if discard is not None:
                         discard(requests[0])
+            if not queued and self.state.reserved > self.state.proposing:
+                # Nothing new came of it, and the strategy learns nothing until an evaluation
+                # ends: asking again at once would only repeat the same parents (with a fast LLM,
+                # dozens of duplicates that end the run as fruitless before anything is evaluated).
+                await self._wait_for_tell()
 
     async def _propose_one(self, request: ProposalRequest, queue: asyncio.Queue) -> bool:
         parent = request.parent
         previous = tuple(
             p.error for p in self._store.failed_children(parent.id, limit=3) if p.error
         )
-        proposal = await self._proposer.propose(request, previous)
+        proposal = await self._limits.bounded(self._proposer.propose(request, previous))
         self.state.spent = self._spent()
+        if proposal is None:  # cut short: the wall budget ran out, or the LLM cannot be used
+            if self.state.stop_reason is None and self._limits.wall_over():
+                self.state.stop_reason = "budget: wall time"
+            return False
+        call = proposal.llm_call
+        if call is not None:
+            self._limits.note(call.model, (proposal.failure_kind or "other") if call.error else None, call.error)
+            if self._limits.failure is not None and self.state.stop_reason is None:
+                self.state.stop_reason = f"failed: {self._limits.failure}"
         child = self._child_of(request, proposal)
         if proposal.source is None:
             child = self._store.add_program(replace(child, status=Status.APPLY_FAILED), reason=request.reason)
@@ -242,7 +331,7 @@ class Controller:
             self._link_call(proposal, child)
             self.state.fruitless += 1
             return False
-        if self.state.stop_reason is not None:  # a budget ran out while this proposal was made
+        if self._limits.wall_over():  # paid for, but the run's time is up: the call is kept, unlinked
             if proposal.llm_call is not None:
                 self._store.add_llm_call(proposal.llm_call)
             return False
@@ -288,7 +377,7 @@ class Controller:
                 self.state.reserved -= 1
 
     async def _evaluate(self, program: Program, repeat: bool = False) -> Program:
-        result = await asyncio.to_thread(self._evaluator.evaluate, program.source, label=program.id[:8])
+        result = await self._sandboxed(program)
         if repeat:
             done = self._store.add_attempt(program.id, result)
         else:
@@ -302,6 +391,21 @@ class Controller:
         self._told.set()
         self._reporter.evaluated(done, self.state)
         return done
+
+    async def _sandboxed(self, program: Program) -> EvalResult:
+        """The evaluator's result. A sandbox backend lost meanwhile did not judge the program: it
+        stays pending and is evaluated again on the backend that took over (announced once),
+        or, where none may (sandbox.backend: docker), the run stops with one line."""
+        while True:
+            try:
+                return await asyncio.to_thread(self._evaluator.evaluate, program.source, label=program.id[:8])
+            except SandboxUnavailable as lost:
+                if not lost.retry:
+                    raise RunFailed(str(lost)) from None
+                if lost.notice:
+                    self._reporter.message(f"warning: {lost.notice}")
+            except SandboxError as exc:
+                raise RunFailed(f"the sandbox could not run an evaluation: {exc}") from None
 
     def _save_snapshot(self) -> None:
         """Store the strategy's own view for the viewer, at most once a second (and at the end)."""
@@ -334,3 +438,29 @@ class Controller:
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+async def _unless_a_worker_fails(main, workers: list[asyncio.Task]) -> None:
+    """Await `main`, but raise at once the error of any of `workers` that fails first.
+
+    An evaluation worker that died (e.g. the store could not be written) would otherwise leave
+    the proposal workers waiting forever for room in its queue: the run hung, silently.
+    """
+    main_task = asyncio.ensure_future(main)
+    watched = set(workers)
+    try:
+        while True:
+            done, _ = await asyncio.wait({main_task, *watched}, return_when=asyncio.FIRST_COMPLETED)
+            if main_task in done:
+                return main_task.result()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()
+            watched -= done
+    finally:
+        main_task.cancel()
+
+
+def _dollars_spent(exc: BudgetExceeded) -> str:
+    tail = f"; the next call may cost up to ${exc.needed:.4f}" if exc.needed else ""
+    return f"budget: dollars (${exc.spent:.4f} of ${exc.budget:.2f} spent{tail})"

@@ -48,6 +48,12 @@ class ProgressReporter:
     def __exit__(self, *exc) -> None:
         self._progress.stop()
 
+    def start_from(self, best_fitness: float | None, evaluated: int) -> None:
+        """A resumed run: what it had reached, so only a score above the stored best is new."""
+        self._best = best_fitness
+        best = "-" if best_fitness is None else f"{best_fitness:.6g}"
+        self._progress.update(self._task, completed=evaluated, best=best)
+
     def evaluated(self, program: Program, state) -> None:
         best = "-" if state.best_fitness is None else f"{state.best_fitness:.6g}"
         self._progress.update(
@@ -68,12 +74,15 @@ class ProgressReporter:
             print(f"[{state.evaluated}/{state.budget}] {program.id[:8]} {what}"[:200], file=sys.stderr)
 
     def message(self, text: str) -> None:
-        if not self._quiet:
-            self._progress.console.print(text, markup=False)
+        """Print one line, never wrapped (messages name paths and commands); under --quiet only
+        warnings, so a fallback or a spending caveat is never silent."""
+        if not self._quiet or text.startswith("warning:"):
+            self._progress.console.print(text, markup=False, soft_wrap=True)
 
 
 def summary_table(outcome) -> Table:
-    """The end-of-run summary: status, counts, initial vs best, spend, time."""
+    """The end-of-run summary: status, counts, initial vs best (fitness and the task's
+    `summary_metrics`, read from the run's stored config), spend, time."""
     summary = outcome.summary
     table = Table(title=f"run {outcome.run.id[:8]} ({outcome.run.task_name})", show_header=False)
     table.add_column(style="bold")
@@ -89,9 +98,28 @@ def summary_table(outcome) -> Table:
         if initial is not None and initial.is_correct and initial.fitness:
             gain = (outcome.best.fitness - initial.fitness) / abs(initial.fitness) * 100
             table.add_row("improvement", f"{gain:+.1f}% over the initial program")
+    for name in outcome.run.config.get("summary_metrics") or ():
+        table.add_row(name, _metric_change(name, initial, outcome.best))
     table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens")
     table.add_row("wall time", f"{outcome.seconds:.1f} s this session")
     return table
+
+
+def _metric_change(name: str, initial: Program | None, best: Program | None) -> str:
+    """One row of the task's summary_metrics, e.g. "initial 8664.57 -> best 7168.3 (-17.3%)"."""
+
+    def value(program: Program | None) -> float | None:
+        if program is None or not program.is_correct:
+            return None
+        return program.metrics.get(name)
+
+    before, after = value(initial), value(best)
+    text = " -> ".join(
+        f"{label} {'-' if v is None else f'{v:.6g}'}" for label, v in (("initial", before), ("best", after))
+    )
+    if before is not None and after is not None and before != 0:
+        text += f" ({(after - before) / abs(before) * 100:+.1f}%)"
+    return text
 
 
 def runs_table(summaries) -> Table:

@@ -7,23 +7,27 @@ Writes into the output folder:
   judge's policy rejects it (it calls the torch operators it should replace), and that
   reason is what the first prompt shows the LLM, whose first job is to write the kernel: no
   kernel for an arbitrary operator can be generated without one;
-- `task.yaml`: kind kernel, the language, a description from the Model's docstring, a tiny
-  `cpu_shape` (every module-level integer over 64 set to 64: check it suits the operator)
-  so the task also runs without a GPU, kernel descriptors for the grid, and a commented LLM
-  section.
+- `task.yaml`: kind kernel, the language, a description from the Model's docstring, the
+  kernel settings derived and checked by running the reference (kernelbench_task.py): a small
+  `cpu_shape` so the task also runs without a GPU, `odd_shapes` (further, smaller shapes of
+  sizes that are not powers of two) and adversarial `inputs` (negative, large and edge values)
+  wherever the reference gives finite outputs on them, each omission explained in a comment;
+  kernel descriptors for the grid, and a commented LLM section.
 
-The file is read, never run: the controller does not import torch.
+The reference runs only in a child process (agent/reference_probe.py): the controller does not
+import torch. A reference that fails there is refused with one line (ConfigError).
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.config import ConfigError
-
-CPU_LIMIT = 64  # module-level integers above this are shrunk to it in cpu_shape
+from agent.kernelbench_task import DerivedSettings, derive_settings
 
 
 def _check_reference(tree: ast.Module, path: Path) -> ast.ClassDef:
@@ -35,15 +39,6 @@ def _check_reference(tree: ast.Module, path: Path) -> ast.ClassDef:
     if not isinstance(model, ast.ClassDef):
         raise ConfigError(f"{path}: Model is not a class")
     return model
-
-
-def _int_constants(tree: ast.Module) -> dict[str, int]:
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if isinstance(node.value, ast.Constant) and type(node.value.value) is int:
-                found[node.targets[0].id] = node.value.value
-    return found
 
 
 def starting_candidate(source: str) -> str:
@@ -60,14 +55,46 @@ def starting_candidate(source: str) -> str:
     return header + body + "\n"
 
 
-def _yaml_map(values: dict[str, int]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}"
+def _yaml(value: Any) -> str:
+    """A value in YAML flow style: {a: 1, b: [2, 3]}."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
-def task_yaml(name: str, language: str, description: str, cpu_shape: dict[str, int], where: str) -> str:
+def _comment(text: str) -> list[str]:
+    return [f"  # {text}"] if text else []
+
+
+def kernel_section(settings: DerivedSettings) -> list[str]:
+    """The `kernel:` lines of task.yaml, each omission or doubt said in a comment."""
+    lines = ["kernel:"]
+    if settings.cpu_shape:
+        lines.append(f"  cpu_shape: {_yaml(settings.cpu_shape)}   # without a GPU (Triton interpreter / CUDA "
+                     f"compile-only): {settings.cpu_inputs:,} input elements")
+    elif settings.cpu_shape == {}:
+        lines += _comment(f"no cpu_shape: the file's own shape is small ({settings.cpu_inputs:,} input elements)")
+    lines += _comment(settings.cpu_note)
+    if settings.odd_shapes:
+        lines.append(f"  odd_shapes: {_yaml(list(settings.odd_shapes))}   # further shapes (smaller, not powers "
+                     "of two): a kernel specialised to one shape fails")
+    lines += _comment(f"odd_shapes: {settings.odd_note}" if settings.odd_note else "")
+    if settings.inputs:
+        lines.append(f"  inputs: {_yaml(list(settings.inputs))}   # trials 2, 3, ...: the reference stays finite "
+                     "on each")
+    lines += _comment(f"inputs: {settings.inputs_note}" if settings.inputs_note else "")
+    lines += [f"  # not in inputs: {_yaml(dist)} ({label}): {why}" for dist, label, why in settings.left_out]
+    return lines if len(lines) > 1 else ["kernel: {}"]
+
+
+def task_yaml(name: str, language: str, description: str, settings: DerivedSettings, where: str) -> str:
     timeout = 900 if language == "cuda" else 600
-    shape_line = (f"  cpu_shape: {_yaml_map(cpu_shape)}   # without a GPU (Triton interpreter / CUDA compile-only): "
-                  "keep it tiny; check it suits the operator\n") if cpu_shape else ""
     lines = [
         f"# Made by `agent new-task --from-kernelbench`. Run: agent evolve {where} --model <litellm model>",
         f"name: {name}",
@@ -78,10 +105,7 @@ def task_yaml(name: str, language: str, description: str, cpu_shape: dict[str, i
         "reference: reference.py",
         "program: initial.py",
         "budget: {evaluations: 50}",
-        "kernel:",
-        shape_line.rstrip("\n") if shape_line else "  {}",
-        "  # odd_shapes: [{...}]            # extra shapes checked for correctness (keep them small)",
-        "  # inputs: [{scale: 100}, {offset: 5}, {edge: true}]   # input distributions for later trials",
+        *kernel_section(settings),
         "evaluate: {workers: 2, timeout_seconds: %d, memory_mb: 16384}" % timeout,
         "search:",
         "  map_elites:",
@@ -91,14 +115,37 @@ def task_yaml(name: str, language: str, description: str, cpu_shape: dict[str, i
         "# llm:",
         "#   models: [openai/gpt-4o-mini]",
     ]
-    if not shape_line:
-        lines[lines.index("kernel:")] = "kernel: {}"
-        lines.remove("  {}")
     return "\n".join(lines) + "\n"
 
 
-def new_task_from_kernelbench(reference: Path, language: str, out: Path | None) -> Path:
-    """Write the task folder; returns its task.yaml. Raises ConfigError for the user's mistakes."""
+def summary(settings: DerivedSettings) -> list[str]:
+    """What new-task chose and what it could not, for the console."""
+    out = []
+    if settings.cpu_shape is not None:
+        out.append(f"cpu_shape: {_yaml(settings.cpu_shape)} ({settings.cpu_inputs:,} input elements; the reference "
+                   f"took {settings.cpu_seconds:.2f} s per trial there)")
+    if settings.cpu_note:
+        out.append(f"cpu_shape: {settings.cpu_note}")
+    if settings.odd_shapes:
+        out.append(f"odd_shapes: {_yaml(list(settings.odd_shapes))}")
+    if settings.odd_note:
+        out.append(f"odd_shapes: {settings.odd_note}")
+    out.append(f"inputs: {_yaml(list(settings.inputs)) if settings.inputs else 'as get_inputs() makes them'}")
+    if settings.inputs_note:
+        out.append(f"inputs: {settings.inputs_note}")
+    out += [f"inputs: left out {_yaml(dist)} ({label}): {why}" for dist, label, why in settings.left_out]
+    return out
+
+
+@dataclass(frozen=True)
+class NewTask:
+    task_yaml: Path
+    summary: tuple[str, ...]  # what was chosen and what could not be, one line each
+    settings: DerivedSettings
+
+
+def make_kernelbench_task(reference: Path, language: str, out: Path | None, *, timeout: float = 60.0) -> NewTask:
+    """Write the task folder. Raises ConfigError for the user's mistakes and for a reference that fails."""
     if language not in ("triton", "cuda"):
         raise ConfigError(f"--language: expected triton or cuda, got {language!r}")
     try:
@@ -118,10 +165,15 @@ def new_task_from_kernelbench(reference: Path, language: str, out: Path | None) 
         raise ConfigError(f"{folder}: exists and is not empty; pass --out to choose another folder")
     doc = (ast.get_docstring(model) or f"Make the PyTorch operator in reference.py faster with {language} kernels.")
     description = " ".join(doc.split())
-    cpu_shape = {k: CPU_LIMIT for k, v in _int_constants(tree).items() if v > CPU_LIMIT}
+    settings = derive_settings(reference, tree, timeout=timeout)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "reference.py").write_text(source, encoding="utf-8")
     (folder / "initial.py").write_text(starting_candidate(source), encoding="utf-8")
     target = folder / "task.yaml"
-    target.write_text(task_yaml(name, language, description, cpu_shape, str(target)), encoding="utf-8")
-    return target
+    target.write_text(task_yaml(name, language, description, settings, str(target)), encoding="utf-8")
+    return NewTask(target, tuple(summary(settings)), settings)
+
+
+def new_task_from_kernelbench(reference: Path, language: str, out: Path | None) -> Path:
+    """Write the task folder; returns its task.yaml (make_kernelbench_task also says what it chose)."""
+    return make_kernelbench_task(reference, language, out).task_yaml

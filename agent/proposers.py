@@ -30,6 +30,7 @@ class Proposal:
     error: str | None = None
     llm_call: LLMCall | None = None
     description: str = ""
+    failure_kind: str | None = None  # why the LLM call failed (agent.llm.Kind), when it did
 
 
 class Proposer(Protocol):
@@ -95,7 +96,7 @@ class LLMProposer:
         try:
             completion = await self._gateway.complete(messages, model)
         except LLMError as exc:
-            return Proposal(None, label, error=f"LLM call failed: {exc}", llm_call=exc.call)
+            return Proposal(None, label, error=f"LLM call failed: {exc}", llm_call=exc.call, failure_kind=exc.kind)
         try:
             edit = apply_answer(request.parent.source, completion.text, language=self._language)
         except EditError as exc:

@@ -1,23 +1,39 @@
 """One session of a run: build every box of the loop from a task, run it, record how it ended.
 
-`evolve` is what `agent evolve` calls. It wires store, strategy, sandbox, evaluator and
-proposer together, starts a new run or resumes a stored one, runs the controller until a
-budget is spent or the user interrupts, and leaves the run's status in the store
-(finished / stopped / crashed).
+`evolve` is what `agent evolve` calls. It finds the run to resume (if any) and the settings it
+goes on with (agent/resume.py), builds store, strategy, sandbox, evaluator and proposer, runs
+the LLM preflight, and only then creates the run or takes over the stored one: a task the
+session refuses leaves no run behind. The session holds the run's liveness lease
+(archives/lease.py) while it runs, so no second controller can run it at the same time.
+
+How a session ends, in the store and for `agent evolve`:
+- `finished`: a budget was spent (exit code 0).
+- `stopped`: Ctrl-C or SIGTERM (agent/stopping.py); `RunOutcome.exit_code` is 130 or 143.
+- `failed`: `RunFailed` (the LLM, the evaluator, the sandbox or the store cannot be used); the
+  message is the run's notes and is raised again for the CLI (exit code 1).
+- `crashed`: an exception of ours; its one-line cause is the run's notes, and `RunCrashed` is
+  raised (exit code 1). A controller killed outright leaves `running` with a lease that goes
+  stale, which every reader shows as `crashed`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
+import signal
 import time
+import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from agent.config import ConfigError, TaskConfig, task_from_run
-from agent.controller import Controller, Reporter
+from agent.config import ConfigError, TaskConfig
+from agent.controller import Controller, Reporter, SilentReporter
+from agent.failures import RunFailed
+from agent.stopping import NAMES, Stops
+from archives.lease import Heartbeat, busy_message, new_owner
 from archives.records import Program
-from archives.store import RunInfo, RunSummary, Store
+from archives.store import RunBusy, RunInfo, RunStatus, RunSummary, Store, StoreError, StoreMissing
 
 NO_LLM_HINT = (
     "no LLM configured: the built-in tuner proposes (to use an LLM, set llm.models in the task "
@@ -25,15 +41,38 @@ NO_LLM_HINT = (
 )
 
 
+class RunCrashed(Exception):
+    """An exception of ours ended the run (stored as `crashed`); the cause is `__cause__`."""
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     run: RunInfo
-    status: str  # finished | stopped | crashed
+    status: str  # finished | stopped
     stop_reason: str
     summary: RunSummary
     initial: Program | None
     best: Program | None
     seconds: float
+    signal: int | None = None  # what stopped it: signal.SIGINT or signal.SIGTERM
+
+    @property
+    def exit_code(self) -> int:
+        """0 when finished; 128 + the signal when stopped (130 for Ctrl-C, 143 for SIGTERM)."""
+        return 128 + self.signal if self.signal else 0
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The loop's boxes, built before the run exists (a ConfigError then leaves no run)."""
+
+    strategy: Any
+    evaluator: Any
+    warnings: list[str]
+    proposer: Any
+    gateway: Any
+    proposal_workers: int
+    prior: int  # programs the run already holds
 
 
 def evolve(
@@ -44,112 +83,231 @@ def evolve(
     run_ref: str | None = None,
     reporter: Reporter | None = None,
     overrides: dict | None = None,
+    stops: Stops | None = None,
 ) -> RunOutcome:
-    """Run (or resume) the task's search in this process. Raises ConfigError for user mistakes.
+    """Run (or resume) the task's search in this process; see the module docstring.
 
-    A resumed run continues with the settings stored with it; `overrides` (the command-line
-    options) apply on top of them.
+    Raises ConfigError for user mistakes (nothing created), RunBusy when another controller
+    runs the run, RunFailed and RunCrashed as above. A resumed run goes on with its stored
+    settings; `overrides` (the command-line options) change the safe ones.
     """
     if task.kind not in ("program", "kernel"):
         raise ConfigError(f"{task_path}: kind: {task.kind!r} tasks are not supported yet (only 'program', 'kernel')")
-    store = Store(task.store_url)
+    reporter = reporter or SilentReporter()
+    resuming = resume or run_ref is not None
+    with nullcontext(stops) if stops is not None else Stops() as stops:
+        store = _open_store(task, resume, run_ref)
+        try:
+            previous = _find_run(store, task, resume, run_ref) if resuming else None
+            if previous is not None:
+                task = _resumed(previous, task, task_path, overrides, reporter)
+            run_id = previous.id if previous is not None else uuid.uuid4().hex
+            parts = _build(store, task, run_id, reporter)
+            try:
+                from agent.llm.preflight import preflight
+
+                for note in preflight(task.llm, wall_seconds=task.budget.wall_seconds, dollars=task.budget.dollars):
+                    reporter.message(f"warning: {note}")
+                controller = _controller(store, run_id, task, parts, reporter)
+                owner = new_owner()
+                run = _open_run(store, task, task_path, previous, run_id, owner)
+                return _run_session(store, run, task, parts, controller, reporter, stops, owner)
+            finally:
+                _stop_sandbox(parts.evaluator)
+        finally:
+            store.close()
+
+
+def _open_store(task: TaskConfig, resume: bool, run_ref: str | None) -> Store:
+    """The task's store; one to resume from must exist already (nothing is created)."""
+    if not resume and run_ref is None:
+        return Store(task.store_url)
     try:
-        run = _open_run(store, task, task_path, resume, run_ref)
-        if resume or run_ref is not None:
-            task = task_from_run(run.config, task_path, overrides)
-        return _run_session(store, run, task, reporter)
-    finally:
-        store.close()
+        return Store(task.store_url, create=False)
+    except StoreMissing:
+        if run_ref is not None:
+            raise ConfigError(f"no run {run_ref!r} in {task.store_url} (no such store)") from None
+        raise ConfigError(f"--resume: no run of task {task.name!r} in {task.store_url}") from None
 
 
-def _open_run(store: Store, task: TaskConfig, task_path: Path, resume: bool, run_ref: str | None) -> RunInfo:
+def _find_run(store: Store, task: TaskConfig, resume: bool, run_ref: str | None) -> RunInfo:
     if run_ref is not None:
         run = store.get_run(run_ref)
         if run.task_name != task.name:
             raise ConfigError(f"run {run.id[:8]} belongs to task {run.task_name!r}, not {task.name!r}")
-        return run
-    if resume:
+    else:
         run = store.latest_run(task.name)
         if run is None:
             raise ConfigError(f"--resume: no run of task {task.name!r} in {store.url}")
-        return run
-    return store.create_run(
-        task_name=task.name,
-        task_path=str(task_path.resolve()),
-        strategy=task.search.strategy,
-        seed=task.search.seed,
-        config=task.model_dump(mode="json"),
-    )
+    if run.status == RunStatus.RUNNING and run.owner is not None:  # a live lease: refuse at once
+        raise RunBusy(busy_message(run.id, run.owner, run.heartbeat_at))
+    return run
 
 
-def _run_session(
-    store: Store, run: RunInfo, task: TaskConfig, reporter: Reporter | None
-) -> RunOutcome:
-    from agent.wiring import build_evaluator, build_novelty, build_proposer, build_strategy
+def _resumed(run: RunInfo, task: TaskConfig, task_path: Path, overrides: dict | None, reporter: Reporter) -> TaskConfig:
+    from agent.resume import resumed_task
 
-    started = time.monotonic()
-    prior = sum(store.status_counts(run.id).values())  # a count; the controller loads the programs
+    resumed, lines = resumed_task(run.config, task, task_path, overrides)
+    for line in lines:
+        reporter.message(line)
+    return resumed
+
+
+def _build(store: Store, task: TaskConfig, run_id: str, reporter: Reporter) -> _Parts:
+    from agent.wiring import build_evaluator, build_proposer, build_strategy
+
+    prior = sum(store.status_counts(run_id).values())  # a count; the controller loads the programs
     # A resumed session draws fresh random numbers, reproducibly: seed and progress so far.
     rng = random.Random(f"{task.search.seed}:{prior}")
     strategy = build_strategy(task, rng)
     evaluator, warnings = build_evaluator(task)
-    proposer, gateway, workers = build_proposer(
-        task, rng, run.id, spent=store.spend(run.id), strategy=strategy, record_call=store.add_llm_call
-    )
-    if reporter:
-        from sandbox import describe_sandbox
+    try:
+        proposer, gateway, workers = build_proposer(
+            task, rng, run_id, spent=store.spend(run_id), strategy=strategy, record_call=store.add_llm_call
+        )
+    except BaseException:
+        _stop_sandbox(evaluator)
+        raise
+    from sandbox import describe_sandbox
 
-        reporter.message(f"sandbox: {describe_sandbox(evaluator.sandbox)}")
-    if reporter:
-        for line in warnings:
-            reporter.message(f"warning: {line}")
-        if gateway is None:
-            reporter.message(NO_LLM_HINT)
-    controller = Controller(
+    reporter.message(f"sandbox: {describe_sandbox(evaluator.sandbox)}")
+    for line in warnings:
+        reporter.message(f"warning: {line}")
+    if gateway is None:
+        reporter.message(NO_LLM_HINT)
+    return _Parts(strategy, evaluator, warnings, proposer, gateway, workers, prior)
+
+
+def _open_run(
+    store: Store, task: TaskConfig, task_path: Path, previous: RunInfo | None, run_id: str, owner: str
+) -> RunInfo:
+    """Create the run, or take over the stored one, holding its lease from the first moment."""
+    config = task.model_dump(mode="json")
+    if previous is None:
+        return store.create_run(
+            task_name=task.name,
+            task_path=str(task_path.resolve()),
+            strategy=task.search.strategy,
+            seed=task.search.seed,
+            config=config,
+            run_id=run_id,
+            owner=owner,
+        )
+    run = store.claim_run(previous.id, owner)
+    if config != run.config:  # options changed settings: the next resume starts from these
+        store.set_run_config(run.id, config, task.search.strategy, task.search.seed)
+    return run
+
+
+def _controller(store: Store, run_id: str, task: TaskConfig, parts: _Parts, reporter: Reporter) -> Controller:
+    from agent.wiring import build_novelty
+
+    gateway = parts.gateway
+    return Controller(
         store=store,
-        run_id=run.id,
-        strategy=strategy,
-        proposer=proposer,
-        evaluator=evaluator,
+        run_id=run_id,
+        strategy=parts.strategy,
+        proposer=parts.proposer,
+        evaluator=parts.evaluator,
         evaluations=task.budget.evaluations,
-        proposal_workers=workers,
+        proposal_workers=parts.proposal_workers,
         evaluation_workers=task.evaluate.workers,
         wall_seconds=task.budget.wall_seconds,
         spent=(lambda: gateway.spent) if gateway else (lambda: 0.0),
         reporter=reporter,
         novelty=build_novelty(task),
     )
-    store.set_run_status(run.id, "running")
-    initial_source = None if prior else Path(task.program).read_text(encoding="utf-8")
-    status, reason = "crashed", "crashed"
+
+
+def _run_session(
+    store: Store, run: RunInfo, task: TaskConfig, parts: _Parts, controller: Controller, reporter: Reporter,
+    stops: Stops, owner: str,
+) -> RunOutcome:
+    """Run the loop on a run whose lease this session holds; record how it ended."""
+    started = time.monotonic()
+    heartbeat = Heartbeat(lambda: store.beat(run.id, owner), stops.fail, what=f"run {run.id[:8]}")
+    status, reason, notes, error, signum = RunStatus.CRASHED, "crashed", None, None, None
     try:
-        reason = asyncio.run(_main(controller, initial_source, lambda: _stop_sandbox(evaluator)))
-        status = "finished"
-    except KeyboardInterrupt:
-        status, reason = "stopped", "interrupted (Ctrl-C); resume with --resume"
+        heartbeat.start()
+        if parts.prior:
+            _report_stored_progress(store, run.id, reporter)
+        initial_source = None if parts.prior else Path(task.program).read_text(encoding="utf-8")
+        reason = stops.run(_main(controller, initial_source, lambda: _stop_sandbox(parts.evaluator)))
+        status = RunStatus.FINISHED
+    except KeyboardInterrupt as exc:  # agent.stopping.Interrupted: Ctrl-C or SIGTERM
+        signum = getattr(exc, "signum", signal.SIGINT)
+        status, reason = RunStatus.STOPPED, f"interrupted ({NAMES.get(signum, signum)}); resume with --resume"
+        notes = f"stopped by {NAMES.get(signum, signum)}"
+    except RunFailed as exc:
+        status, notes, error = RunStatus.FAILED, str(exc), exc
+    except StoreError as exc:  # the store cannot be written (or read) any more
+        status, notes = RunStatus.FAILED, str(exc)
+        error = RunFailed(str(exc))
+    except Exception as exc:
+        status, notes = RunStatus.CRASHED, _one_line(exc)
+        error = RunCrashed(f"run {run.id[:8]} crashed: {notes}")
+        error.__cause__ = exc
     finally:
-        _stop_sandbox(evaluator)
+        with stops.recording():  # a second Ctrl-C cannot interrupt this
+            heartbeat.stop()
+            _stop_sandbox(parts.evaluator)
+            error = _record_end(store, controller, run.id, owner, status, notes, error)
+    if error is not None:
+        raise error
+    with stops.recording():  # the run has ended: a signal now must not make it look otherwise
+        programs = store.programs(run.id, limit=1)
+        best = store.best_programs(run.id, 1)
+        return RunOutcome(
+            run=store.get_run(run.id),
+            status=status,
+            stop_reason=reason,
+            summary=store.run_summary(run.id),
+            initial=programs[0] if programs else None,
+            best=best[0] if best else None,
+            seconds=time.monotonic() - started,
+            signal=signum,
+        )
+
+
+def _record_end(
+    store: Store, controller: Controller, run_id: str, owner: str, status: str, notes: str | None,
+    error: BaseException | None,
+) -> BaseException | None:
+    """Store the final snapshot and the run's status, giving up its lease. Returns the error
+    to raise: the session's own, else one found while recording (the store broke)."""
+    found = None
+    try:
         controller.finish()
-        store.set_run_status(run.id, status)
-    programs = store.programs(run.id, limit=1)
-    best = store.best_programs(run.id, 1)
-    return RunOutcome(
-        run=store.get_run(run.id),
-        status=status,
-        stop_reason=reason,
-        summary=store.run_summary(run.id),
-        initial=programs[0] if programs else None,
-        best=best[0] if best else None,
-        seconds=time.monotonic() - started,
-    )
+    except StoreError as exc:
+        found = str(exc)
+    try:
+        if not store.release_run(run_id, owner, status, notes):
+            found = found or (
+                f"run {run_id[:8]} was taken over by another controller; this session's end "
+                f"({status}) was not recorded"
+            )
+    except StoreError as exc:
+        found = found or str(exc)
+    if error is None and found is not None:  # else the session's own error is the one reported
+        return RunFailed(found)
+    return error
 
 
-async def _main(controller: Controller, initial_source: str | None, on_cancel) -> str:
+def _report_stored_progress(store: Store, run_id: str, reporter: Reporter) -> None:
+    """Tell the reporter what the run had reached, so a resume does not announce an old
+    score as a new best."""
+    start_from = getattr(reporter, "start_from", None)
+    if start_from is not None:
+        summary = store.run_summary(run_id)
+        start_from(summary.best_fitness, summary.evaluated)
+
+
+async def _main(controller: Controller, initial_source: str | None, on_stop) -> str:
     try:
         await controller.start(initial_source)
         return await controller.run()
-    except asyncio.CancelledError:
-        on_cancel()  # before asyncio.run waits for the evaluation threads
+    except BaseException:
+        on_stop()  # kill the evaluations before asyncio.run waits for their threads
         raise
 
 
@@ -159,3 +317,8 @@ def _stop_sandbox(evaluator: object) -> None:
     cancel = getattr(sandbox, "cancel_all", None)
     if cancel is not None:
         cancel()
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")

@@ -40,7 +40,7 @@ def build_evaluator(task: TaskConfig):
         from evaluators.kernel.evaluator import KernelEvaluator
 
         try:
-            evaluator = KernelEvaluator(task, sandbox)
+            evaluator = KernelEvaluator(task, sandbox, scorer=scorer)
         except ValueError as exc:
             raise ConfigError(f"kernel: {exc}") from None
         warnings.extend(evaluator.warnings())

@@ -60,6 +60,7 @@ class Program:
     created_at: float = 0.0  # unix seconds
     evaluated_at: float | None = None
     seq: int = 0  # order of insertion within the run (1, 2, ...), set by the store
+    backend: str | None = None  # the sandbox backend that evaluated it ("docker", "process", ...)
 
     @property
     def is_correct(self) -> bool:

@@ -25,23 +25,31 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archives.records import LLMCall, Program, Status, source_hash
+from archives.store_lease import StoreLease, file_identity
 from archives.store_models import (
+    CorruptValue,
     EvaluationRow,
     LLMCallRow,
     ProgramRow,
+    RunBusy,
     RunInfo,
     RunRow,
     RunStatus,
     RunSummary,
     StageRecord,
+    StoreDamaged,
     StoreError,
+    StoreMissing,
     make_engine,
     prepare_schema,
 )
 from archives.store_queries import StoreQueries
 from evaluators.result import EvalResult
 
-__all__ = ["RunInfo", "RunStatus", "RunSummary", "StageRecord", "Store", "StoreError"]
+__all__ = [
+    "RunBusy", "RunInfo", "RunStatus", "RunSummary", "StageRecord", "Store", "StoreDamaged", "StoreError",
+    "StoreMissing",
+]
 
 _ORDERS = ("seq", "evaluated", "fitness")
 
@@ -49,7 +57,14 @@ _ORDERS = ("seq", "evaluated", "fitness")
 def _one_line(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip().splitlines()
-    return f"{type(inner).__name__}: {text[0] if text else ''}"
+    code = getattr(inner, "sqlite_errorname", None)  # e.g. SQLITE_IOERR_WRITE, SQLITE_FULL
+    return f"{type(inner).__name__}: {text[0] if text else ''}" + (f" ({code})" if code else "")
+
+
+def _is_corruption(exc: BaseException) -> bool:
+    """Whether SQLite says the database file is damaged (or is not a database)."""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorname", None) or ""
+    return code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
 
 
 def _shown_url(url: str) -> str:
@@ -64,24 +79,30 @@ def _check_status(status: str, allowed: frozenset[str], what: str) -> None:
         raise ValueError(f"unknown {what} status {status!r}; expected one of {sorted(allowed)}")
 
 
-class Store(StoreQueries):
+class Store(StoreQueries, StoreLease):
     """Lineage store over any SQLAlchemy URL; see the module docstring.
 
-    `read_only=True` (the viewer) opens an existing store and never writes: a missing SQLite
-    file or a database without evoforge's tables is a `StoreError`, and SQLite connections
-    run with `PRAGMA query_only`.
+    `create=False` (the CLI's readers) opens an existing store and creates nothing: a missing
+    SQLite file is a `StoreMissing`, a database without evoforge's tables a `StoreError`; an
+    older schema version is still upgraded in place. `read_only=True` (the viewer) also never
+    writes: SQLite connections run with `PRAGMA query_only`, and an older version is refused.
+
+    A run's `status` reads `crashed` when it is stored as `running` but its controller's lease
+    is dead (archives/lease.py); the lease itself is taken and renewed through `StoreLease`.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0, read_only: bool = False):
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, read_only: bool = False, create: bool = True):
         self.url = url
         self._shown = _shown_url(url)  # for messages: no password
         self._lock = threading.RLock()
         self._closed = False
         self._last_start = 0.0
         try:
-            self._engine = make_engine(url, busy_timeout, read_only=read_only)
-            prepare_schema(self._engine, self._shown, create=not read_only)
+            create = create and not read_only
+            self._engine = make_engine(url, busy_timeout, read_only=read_only, create=create)
+            prepare_schema(self._engine, self._shown, create=create, migrate=not read_only)
             self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+            self._file = file_identity(url)
         except StoreError:
             self._dispose()
             raise
@@ -121,7 +142,11 @@ class Store(StoreQueries):
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
-                raise StoreError(f"cannot {what} ({self._shown}): {_one_line(exc)}") from exc
+                error = StoreDamaged if _is_corruption(exc) else StoreError
+                raise error(f"cannot {what} ({self._shown}): {_one_line(exc)}") from exc
+            except CorruptValue as exc:
+                session.rollback()
+                raise StoreDamaged(f"cannot {what} ({self._shown}): the store is damaged: {exc}") from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -131,14 +156,16 @@ class Store(StoreQueries):
     # -- runs ------------------------------------------------------------------------------
 
     def create_run(
-        self, task_name: str, task_path: str, strategy: str, seed: int, config: dict
+        self, task_name: str, task_path: str, strategy: str, seed: int, config: dict,
+        *, run_id: str | None = None, owner: str | None = None,
     ) -> RunInfo:
+        """A new run, `running`; with `owner`, created holding its lease (archives/lease.py)."""
         now = max(time.time(), self._last_start + 1e-6)  # latest_run needs distinct times
         self._last_start = now
         row = RunRow(
-            id=uuid.uuid4().hex, task_name=task_name, task_path=str(task_path),
+            id=run_id or uuid.uuid4().hex, task_name=task_name, task_path=str(task_path),
             strategy=strategy, seed=int(seed), config=dict(config), status=RunStatus.RUNNING,
-            started_at=now, ended_at=None,
+            started_at=now, ended_at=None, owner=owner, heartbeat_at=now if owner else None,
         )  # fmt: skip
         with self._session("create a run") as s:
             s.add(row)
@@ -167,12 +194,15 @@ class Store(StoreQueries):
             return _summaries(s, [_get(s, RunRow, run_id, "run")], run_id)[0]
 
     def set_run_status(self, run_id: str, status: str, notes: str | None = None) -> None:
-        """Set a run's status; `ended_at` is set unless the status is "running"."""
+        """Set a run's status; `ended_at` is set (and the lease dropped) unless the status is
+        "running". A controller ends its own session with `release_run` instead."""
         _check_status(status, RunStatus.ALL, "run")
         with self._session("set a run's status") as s:
             row = _get(s, RunRow, run_id, "run")
             row.status = status
             row.ended_at = None if status == RunStatus.RUNNING else time.time()
+            if status != RunStatus.RUNNING:
+                row.owner = None
             if notes is not None:
                 row.notes = notes
 
@@ -220,6 +250,8 @@ class Store(StoreQueries):
             row.feedback = result.feedback
             row.error = result.error
             row.evaluated_at = time.time()
+            if result.backend is not None:
+                row.backend = result.backend
             E = EvaluationRow
             last = s.scalar(select(func.max(E.attempt)).where(E.program_id == program_id))
             attempt = (last or 0) + 1

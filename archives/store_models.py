@@ -1,6 +1,7 @@
 """The lineage store's schema: records, tables, and opening a database at this version.
 
-Schema version 1, documented for users in docs/schema.md.
+Schema version 2, documented for users in docs/schema.md. A version-1 database is upgraded in
+place when it is opened for writing (`_migrate`); a read-only opener refuses it until then.
 
 Times are unix seconds (float). JSON columns are TEXT: `runs.config` holds any JSON object;
 `programs.metrics` and `programs.descriptors` hold `{name: number}` objects where numbers
@@ -26,9 +27,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
+from archives.lease import is_dead, last_seen
 from archives.records import LLMCall, Program
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -43,7 +45,7 @@ class JSONText(TypeDecorator):
         return None if value is None else json.dumps(value, sort_keys=True)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
-        return None if value is None else json.loads(value)
+        return None if value is None else _loads(value)
 
 
 class FloatMapText(TypeDecorator):
@@ -61,8 +63,17 @@ class FloatMapText(TypeDecorator):
         return json.dumps({k: spell(v) for k, v in (value or {}).items()}, sort_keys=True)
 
     def process_result_value(self, value: str | None, dialect: Any) -> dict[str, float]:
-        raw = json.loads(value) if value else {}
+        raw = _loads(value) if value else {}
+        if not isinstance(raw, dict):
+            raise CorruptValue(f"a stored metrics/descriptors value is not a JSON object: {value[:60]!r}")
         return {k: _NON_FINITE.get(v, v) if isinstance(v, str) else v for k, v in raw.items()}
+
+
+def _loads(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise CorruptValue(f"a stored JSON value is not valid JSON ({exc}): {value[:60]!r}") from None
 
 
 # -- records the store hands out ------------------------------------------------------
@@ -72,13 +83,29 @@ class StoreError(Exception):
     """A store operation failed; the message is one readable line."""
 
 
+class StoreDamaged(StoreError):
+    """The database is damaged: SQLite reports corruption, or a stored value cannot be decoded."""
+
+
+class StoreMissing(StoreError):
+    """The store to read does not exist (a SQLite file that is not there); nothing was created."""
+
+
+class RunBusy(StoreError):
+    """Another live controller holds the run's lease (archives/lease.py)."""
+
+
+class CorruptValue(ValueError):
+    """A stored value cannot be decoded (e.g. invalid JSON): the database is damaged."""
+
+
 class RunStatus:
     """Run statuses, as stored in `runs.status`."""
 
     RUNNING = "running"
     FINISHED = "finished"  # budget spent or search converged
     STOPPED = "stopped"  # the user stopped it (Ctrl-C)
-    CRASHED = "crashed"  # the controller died; found still "running" on resume
+    CRASHED = "crashed"  # the controller died: an exception of ours, or its lease went stale
     FAILED = "failed"  # the run could not go on (e.g. the initial program fails)
 
     ALL = frozenset({RUNNING, FINISHED, STOPPED, CRASHED, FAILED})
@@ -96,6 +123,8 @@ class RunInfo:
     started_at: float
     ended_at: float | None
     notes: str | None = None
+    heartbeat_at: float | None = None  # the owning controller's last sign of life
+    owner: str | None = None  # "host:pid:token" of the controller holding the run's lease
 
 
 @dataclass(frozen=True)
@@ -149,8 +178,16 @@ class RunRow(Base):
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     strategy_state: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    owner: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def to_record(self) -> RunInfo:
+        """The run as readers see it: `running` whose controller is dead reads `crashed`
+        (archives/lease.py), with a note saying when it was last seen."""
+        status, notes = self.status, self.notes
+        if is_dead(status, self.heartbeat_at, self.owner):
+            status = RunStatus.CRASHED
+            notes = notes or f"no sign of life: {last_seen(self.owner, self.heartbeat_at)}"
         return RunInfo(
             id=self.id,
             task_name=self.task_name,
@@ -158,10 +195,12 @@ class RunRow(Base):
             strategy=self.strategy,
             seed=self.seed,
             config=dict(self.config or {}),
-            status=self.status,
+            status=status,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            notes=self.notes,
+            notes=notes,
+            heartbeat_at=self.heartbeat_at,
+            owner=self.owner,
         )
 
 
@@ -192,6 +231,7 @@ class ProgramRow(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     evaluated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    backend: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def to_record(self) -> Program:
         return Program(
@@ -212,6 +252,7 @@ class ProgramRow(Base):
             created_at=self.created_at,
             evaluated_at=self.evaluated_at,
             seq=self.seq,
+            backend=self.backend,
         )
 
 
@@ -279,10 +320,11 @@ def _is_memory_sqlite(url: Any) -> bool:
     return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
 
 
-def make_engine(url: str, busy_timeout: float, *, read_only: bool = False) -> Engine:
+def make_engine(url: str, busy_timeout: float, *, read_only: bool = False, create: bool = True) -> Engine:
     """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout.
 
-    `read_only`: a SQLite file must exist already, and connections refuse to write.
+    `create=False`: a SQLite file must exist already (`StoreMissing` otherwise; nothing is
+    created). `read_only`: the same, and connections refuse to write.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -292,9 +334,9 @@ def make_engine(url: str, busy_timeout: float, *, read_only: bool = False) -> En
     if not memory:
         connect_args["timeout"] = busy_timeout
         if not (parsed.database or "").startswith("file:"):
-            if read_only and not Path(parsed.database).is_file():
-                raise StoreError(f"no store at {parsed.database} (no such file)")
-            if not read_only:
+            if (read_only or not create) and not Path(parsed.database).is_file():
+                raise StoreMissing(f"no store at {parsed.database} (no such file)")
+            if not read_only and create:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # In memory, every connection would see its own empty database: share one.
     pool = {"poolclass": StaticPool} if memory else {}
@@ -314,9 +356,11 @@ def make_engine(url: str, busy_timeout: float, *, read_only: bool = False) -> En
     return engine
 
 
-def prepare_schema(engine: Engine, url: str, *, create: bool = True) -> None:
+def prepare_schema(engine: Engine, url: str, *, create: bool = True, migrate: bool | None = None) -> None:
     """Refuse a database of another schema version; create the tables that are missing
-    (with `create=False`, refuse a database that is not a whole evoforge store instead)."""
+    (with `create=False`, refuse a database that is not a whole evoforge store instead).
+    `migrate` (default: `create`): upgrade an older schema version in place."""
+    migrate = create if migrate is None else migrate
     tables = set(inspect(engine).get_table_names())
     version = None
     if "meta" in tables:
@@ -328,11 +372,17 @@ def prepare_schema(engine: Engine, url: str, *, create: bool = True) -> None:
             f"{url} holds tables but no evoforge schema version; "
             "point the store at a new database file"
         )
+    if version in _MIGRATIONS and migrate:
+        _migrate(engine, version)
+        version = SCHEMA_VERSION
     if version is not None and version != SCHEMA_VERSION:
         raise StoreError(
             f"{url} has schema version {version}, this evoforge reads version "
-            f"{SCHEMA_VERSION}; use the evoforge release that wrote it, or start a new "
-            "database file (the old one is left untouched)"
+            f"{SCHEMA_VERSION}; "
+            + ("open it once for writing (e.g. `agent runs --store URL`) to upgrade it"
+               if version in _MIGRATIONS else
+               "use the evoforge release that wrote it, or start a new database file "
+               "(the old one is left untouched)")
         )
     if not create:
         missing = set(Base.metadata.tables) - tables
@@ -343,3 +393,23 @@ def prepare_schema(engine: Engine, url: str, *, create: bool = True) -> None:
     if version is None:
         with Session(engine) as s, s.begin():
             s.merge(MetaRow(key="schema_version", value=SCHEMA_VERSION))
+
+
+# Columns each older version lacks: (table, column, SQL type). Upgrading adds them (NULL).
+_MIGRATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "1": (("runs", "heartbeat_at", "FLOAT"), ("runs", "owner", "TEXT"), ("programs", "backend", "TEXT")),
+}
+
+
+def _migrate(engine: Engine, version: str) -> None:
+    """Upgrade a database of an older schema version to this one, in one transaction."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for table, column, sql_type in _MIGRATIONS[version]:
+            present = {c["name"] for c in inspect(conn).get_columns(table)}
+            if column not in present:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+        conn.execute(
+            text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": SCHEMA_VERSION}
+        )

@@ -7,11 +7,13 @@ without loading every program's source. Each method runs in one short `Store._se
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import Integer, case, func, literal, select
 
+from archives.records import Status
 from archives.store_models import EvaluationRow, LLMCallRow, ProgramRow
 
 if TYPE_CHECKING:
@@ -53,6 +55,18 @@ class ModelSpend:
     completion_tokens: int
     cost: float
     mean_latency: float
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    """How often one reason made programs fail (`source` "program", with their `status`) or
+    LLM calls fail (`source` "llm") in a run. `reason` is the error's head: its first line up to
+    the detail (for an LLM call, the model and the cause)."""
+
+    source: str
+    status: str
+    reason: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,35 @@ class StoreQueries:
                 for m, n, f, pt, ct, c, lat in s.execute(query)
             ]
 
+    def failure_reasons(self, run_id: str, limit: int = 5) -> list[FailureReason]:
+        """The most frequent reasons programs failed (their errors, LLM failures aside) and
+        LLM calls failed, each source's `limit` most frequent, most frequent first."""
+        program_errors = (
+            select(_P.status, _P.error, func.count())
+            .where(_P.run_id == run_id, _P.error.is_not(None), _P.status.in_(sorted(Status.FAILED)))
+            .group_by(_P.status, _P.error)
+        )
+        call_errors = (
+            select(LLMCallRow.error, func.count())
+            .where(LLMCallRow.run_id == run_id, LLMCallRow.error.is_not(None))
+            .group_by(LLMCallRow.error)
+        )
+        programs: dict[tuple[str, str], int] = {}
+        calls: dict[str, int] = {}
+        with self._session("read the failure reasons") as s:
+            for status, error, n in s.execute(program_errors):
+                if not error.startswith(_LLM_FAILED):  # counted with the LLM calls
+                    key = (status, _error_head(error))
+                    programs[key] = programs.get(key, 0) + int(n)
+            for error, n in s.execute(call_errors):
+                head = _error_head(error, keep_colons=1)
+                calls[head] = calls.get(head, 0) + int(n)
+        ranked_programs = sorted(programs.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        ranked_calls = sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [FailureReason("program", st, r, n) for (st, r), n in ranked_programs] + [
+            FailureReason("llm", "", r, n) for r, n in ranked_calls
+        ]
+
     def stage_times(self, run_id: str) -> list[StageTime]:
         """Evaluation time per stage over the run, the most time-consuming stage first."""
         E = EvaluationRow
@@ -202,6 +245,20 @@ class StoreQueries:
                 StageTime(st, int(n), int(f or 0), float(t or 0), float(m or 0), float(x or 0))
                 for st, n, f, t, m, x in s.execute(query)
             ]
+
+
+_LLM_FAILED = "LLM call failed: "  # a program that never was: its LLM call failed (agent/proposers.py)
+_ATTEMPTS = re.compile(r"\s*\(gave up after \d+ attempts\)")
+_HEAD_CHARS = 200
+
+
+def _error_head(error: str, keep_colons: int = 0) -> str:
+    """The error's first line up to its detail: the text before the first ": " after the
+    first `keep_colons` ones (an LLM call's error starts with "model: ")."""
+    line = _ATTEMPTS.sub("", error.strip().splitlines()[0] if error.strip() else "")
+    parts = line.split(": ")
+    head = ": ".join(parts[: keep_colons + 1])
+    return head if len(head) <= _HEAD_CHARS else head[: _HEAD_CHARS - 3] + "..."
 
 
 def _filtered(

@@ -23,6 +23,11 @@ class EvalResult:
     `status` is one of `archives.records.Status.EVALUATED`. `fitness` is higher-is-better and
     present only for "correct". `feedback` is text for the next prompt (the evaluator's extra
     text fields, an error, an output tail); `error` is one line saying why it failed.
+
+    `evaluator_error` says the fault lies with the task's evaluator (or scorer), not with the
+    candidate: it could not be loaded, broke its contract (no `evaluate`, a result that is not
+    a dict, no fitness), or raised without the candidate's code being involved. An LLM cannot
+    fix that by rewriting the program, so on the initial program it stops the run.
     """
 
     status: str
@@ -33,3 +38,5 @@ class EvalResult:
     error: str | None = None
     stages: tuple[StageResult, ...] = ()
     seconds: float = 0.0
+    backend: str | None = None  # the sandbox backend that ran it, recorded with the program
+    evaluator_error: bool = False  # the evaluator's fault, not the candidate's (see above)

@@ -1,8 +1,11 @@
 """Scorer plugins: turn an evaluator's metrics into the fitness and the behaviour descriptors.
 
-A scorer is any callable taking the metrics (`dict[str, float]`) and returning the fitness as
-a number, a `Score`, or a mapping with "fitness" and optionally "descriptors". Users name one
-in `task.yaml` as `scorer: path/to/file.py:function` (relative to the task's folder), as
+A scorer is any callable taking the metrics (`dict[str, float]`: every finite numeric value
+the evaluator returned, `combined_score` included when present; a copy) and returning the
+fitness as a number, a `Score`, or a mapping with "fitness" and optionally "descriptors"
+(`{name: number}`). When a task sets a scorer, the scorer supplies the fitness of every program
+the evaluator passed, and the evaluator need not return `combined_score`. Users name one in
+`task.yaml` as `scorer: path/to/file.py:function` (relative to the task's folder), as
 `package.module:function`, or by the name of an installed entry point in the
 `evoforge.scorers` group:
 
@@ -10,7 +13,8 @@ in `task.yaml` as `scorer: path/to/file.py:function` (relative to the task's fol
     speed_and_size = "mypkg.scoring:speed_and_size"
 
 `load_scorer` returns the callable wrapped so that it always gives a validated `Score` (a
-finite fitness, finite descriptors) or raises `ScorerError` with one readable line.
+finite fitness, finite descriptors) or raises `ScorerError` with one readable line that names
+the scorer ("scorer tasks/x/scorer.py:score returned fitness nan; ...").
 """
 
 from __future__ import annotations
@@ -54,13 +58,25 @@ def load_scorer(spec: str, task_dir: Path) -> Callable[[dict[str, float]], Score
             raise ScorerError(f"expected 'file.py:function' or an entry point name, got {spec!r}")
         if target.endswith(".py") or "/" in target or "\\" in target:
             module = _load_file(target, task_dir)
+            label = f"{_shown_path(target, task_dir)}:{func_name}"
         else:
             module = _import_module(target)
+            label = spec
         func = getattr(module, func_name, None)
         if not callable(func):
             raise ScorerError(f"{target} has no function {func_name!r}")
-        return validated(func, spec)
+        return validated(func, label)
     return validated(_entry_point(spec), spec)
+
+
+def _shown_path(target: str, task_dir: Path) -> str:
+    """The scorer file as a user would name it: relative to the working folder when inside it."""
+    path = Path(target)
+    path = path if path.is_absolute() else Path(task_dir) / path
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _load_file(target: str, task_dir: Path) -> Any:
@@ -114,6 +130,8 @@ def validated(func: Scorer, name: str = "") -> Callable[[dict[str, float]], Scor
     def score(metrics: dict[str, float]) -> Score:
         try:
             value = func(dict(metrics))
+        except ScorerError:  # a scorer validated already (wrapped twice) names itself
+            raise
         except Exception as exc:  # noqa: BLE001 - the user's scorer failed: one line
             raise ScorerError(f"scorer {label} raised {_one_line(exc)}") from exc
         return to_score(value, label)

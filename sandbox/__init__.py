@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import threading
 
-from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
+from sandbox.base import Limits, Sandbox, SandboxError, SandboxJob, SandboxOutcome, SandboxUnavailable
 from sandbox.channel import ResultChannel, open_result_channel
 from sandbox.docker import DockerSandbox
-from sandbox.process import ProcessSandbox, SandboxError
+from sandbox.fallback import FallbackSandbox
+from sandbox.process import ProcessSandbox
 
 __all__ = [
     "DockerSandbox",
+    "FallbackSandbox",
     "Limits",
     "ProcessSandbox",
     "ResultChannel",
@@ -19,6 +21,7 @@ __all__ = [
     "SandboxError",
     "SandboxJob",
     "SandboxOutcome",
+    "SandboxUnavailable",
     "choose_sandbox",
     "describe_sandbox",
     "make_sandbox",
@@ -26,7 +29,6 @@ __all__ = [
 ]
 
 _BACKENDS = ("auto", "docker", "process")
-_PING_SECONDS = 3.0
 _docker_cache: dict[tuple, DockerSandbox | SandboxError] = {}
 _docker_lock = threading.Lock()
 
@@ -39,18 +41,21 @@ def choose_sandbox(
 
     "auto" gives Docker wherever a daemon answers within a few seconds and a test container
     runs (checked once per process and settings), else the process backend. "docker" raises
-    SandboxError (one line) when Docker cannot be used.
+    SandboxError (one line) when Docker cannot be used. Docker comes as a `FallbackSandbox`:
+    should the daemon go away mid-run, "auto" may move to the process backend, "docker" may not.
     """
     if backend not in _BACKENDS:
         raise ValueError(f"unknown sandbox backend {backend!r}; expected one of: {', '.join(_BACKENDS)}")
     if backend == "process":
         return ProcessSandbox(), None
     try:
-        return _checked_docker(image, image_python, cpus, reuse), None
+        docker = _checked_docker(image, image_python, cpus, reuse)
     except SandboxError as exc:
         if backend == "docker":
             raise
-        return ProcessSandbox(), f"sandbox.backend auto: Docker is not usable here ({exc}); using the process backend"
+        return ProcessSandbox(), (f"sandbox.backend auto: Docker is not usable here ({exc}); evaluating on the "
+                                  "process backend (set sandbox.backend: docker to refuse instead)")
+    return FallbackSandbox(docker, ProcessSandbox if backend == "auto" else None, setting=backend), None
 
 
 def make_sandbox(backend: str = "auto", **docker_options) -> Sandbox:
@@ -82,18 +87,10 @@ def _checked_docker(image: str | None, image_python: str, cpus: float | None, re
 
 def _ping() -> None:
     """Raises SandboxError unless a Docker daemon answers within a few seconds."""
-    from sandbox.docker import connect
+    from sandbox._docker_daemon import daemon_address, ping_reason
 
-    try:
-        import docker  # noqa: F401
-    except ImportError:
-        raise SandboxError("the docker Python package is not installed") from None
-    try:
-        api = connect(timeout=_PING_SECONDS)
-        try:
-            api.ping()
-        finally:
-            api.close()
-    except Exception as exc:  # noqa: BLE001 - whatever the SDK raises means: no daemon here
-        text = str(exc).strip().splitlines()
-        raise SandboxError(f"no Docker daemon answered: {(text[-1] if text else type(exc).__name__)[:200]}") from None
+    reason = ping_reason()
+    if reason == "the docker Python package is not installed":
+        raise SandboxError(reason)
+    if reason is not None:
+        raise SandboxError(f"no Docker daemon answered ({daemon_address()}: {reason})")

@@ -13,10 +13,11 @@ from __future__ import annotations
 import select
 import time
 
+from sandbox._docker_daemon import daemon_errors
 from sandbox._docker_stream import STDERR, STDOUT, DockerDemux, FrameReader, StreamError, verify_report
-from sandbox.base import SandboxJob, SandboxOutcome
+from sandbox.base import SandboxError, SandboxJob, SandboxOutcome
 from sandbox.channel import MAX_RESULT_BYTES
-from sandbox.process import SandboxError, _Capture
+from sandbox.process import _Capture
 
 FLOOD_FACTOR = 50  # as the process backend: killed once it printed this many times its cap
 HOST_GRACE = 5.0  # the host kills the container this long after the job's own wall clock
@@ -41,12 +42,10 @@ class Container:
             raise
 
     def kill(self) -> None:
-        import docker.errors
-
         try:
             self.api.kill(self.id)
-        except docker.errors.APIError:
-            pass  # already stopped, or gone
+        except daemon_errors():
+            pass  # already stopped, or gone (with the daemon, maybe: the caller finds out)
 
     def state(self) -> dict:
         import docker.errors
@@ -57,17 +56,15 @@ class Container:
             return {}  # already removed (auto-remove after it stopped)
 
     def close(self) -> None:
-        """Close the connection (the init stops) and remove the container."""
-        import docker.errors
-
+        """Close the connection (the init stops) and remove the container; never raises."""
         try:
             self.sock.close()
         except OSError:
             pass
         try:
             self.api.remove_container(self.id, force=True)
-        except docker.errors.APIError:
-            pass  # gone already, or left for remove_orphans at the next start
+        except daemon_errors():
+            pass  # gone already (with the daemon, maybe), or left for remove_orphans at the next start
 
 
 class ContainerRun:
@@ -197,4 +194,5 @@ class ContainerRun:
             killed_reason=reason,
             output_truncated=self.out.truncated or self.err.truncated,
             seconds=seconds,
+            backend="docker",
         )

@@ -4,12 +4,37 @@ The sandbox knows nothing of kernels or programs. A job is an argv, some files t
 fresh private working directory, and limits. The trusted harness inside the job writes its
 result to the result channel (see `sandbox.channel`); the sandbox returns those bytes in
 `SandboxOutcome.result` and never parses what the job printed.
+
+Whatever the job does is an outcome, never an exception. Two exceptions are the sandbox's own:
+`SandboxError` (it could not set up or start this job) and its kind `SandboxUnavailable` (the
+backend itself went away, e.g. the Docker daemon stopped answering: no job can run on it now,
+and the job in flight was not judged).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the job): it could not set up or start the job."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The backend itself is gone (e.g. no Docker daemon answers): the job was not judged, and
+    no later job will run on this backend. `str()` is one line.
+
+    `backend` names the lost backend. A sandbox that can replace it (`sandbox.fallback`) says
+    so: `retry` (run the job again: another backend took over) and, the first time only,
+    `notice` (one line telling the user about the switch).
+    """
+
+    def __init__(self, message: str, *, backend: str, retry: bool = False, notice: str | None = None) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.retry = retry
+        self.notice = notice
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,7 @@ class SandboxOutcome:
     killed_reason: str | None = None  # "timeout" | "memory" | "output" | "signal N" | ...
     output_truncated: bool = False
     seconds: float = 0.0
+    backend: str | None = None  # the backend that ran it ("docker", "process", ...)
 
 
 @runtime_checkable
@@ -55,5 +81,8 @@ class Sandbox(Protocol):
         ...
 
     def run(self, job: SandboxJob) -> SandboxOutcome:
-        """Run the job to completion (blocking); never raises for anything the job does."""
+        """Run the job to completion (blocking); never raises for anything the job does.
+
+        Raises SandboxError when the sandbox could not run the job, SandboxUnavailable when the
+        backend itself is gone."""
         ...

@@ -28,6 +28,10 @@ container has:
 - only what the job needs is mounted, read-only: the host runtime in local-image mode (see
   `sandbox._docker_image`), the init, and `SandboxJob.read_paths`. The environment holds no
   secret; the result is signed by the init with a key that only it ever sees (see there).
+
+When the daemon itself fails (it stops answering, or answers a server error) `run` raises
+`SandboxUnavailable` with one line, also for a job whose container was lost with it: that job
+was not judged. Any other failure of ours to run a job is a one-line `SandboxError`.
 """
 
 from __future__ import annotations
@@ -44,11 +48,14 @@ import sys
 import threading
 from pathlib import Path
 
+from sandbox._docker_daemon import connect, daemon_errors, ping_reason, stopped_answering, unavailable
 from sandbox._docker_image import container_user, ensure_local_image, outermost, runtime_paths
 from sandbox._docker_run import FLOOD_FACTOR, Container, ContainerRun
-from sandbox.base import Limits, SandboxJob, SandboxOutcome
+from sandbox.base import Limits, SandboxError, SandboxJob, SandboxOutcome, SandboxUnavailable
 from sandbox.gpus import job_device
-from sandbox.process import SandboxError, _check_job
+from sandbox.process import _check_job
+
+__all__ = ["DockerSandbox", "connect", "owner_label", "remove_orphans"]
 
 LABEL = "evoforge.sandbox"
 OWNER_LABEL = "evoforge.owner"
@@ -58,13 +65,6 @@ _INIT_SOURCE = str(Path(__file__).with_name("_dockerinit.py"))
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TERM")
 _IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MAX_IDLE = 16  # idle containers kept for reuse, per sandbox
-
-
-def connect(timeout: float = 60.0):
-    """A low-level client of the daemon named by the environment (DOCKER_HOST, ...)."""
-    import docker
-
-    return docker.from_env(timeout=timeout, max_pool_size=32).api
 
 
 class DockerSandbox:
@@ -80,6 +80,7 @@ class DockerSandbox:
         self._image_python = image_python
         self._cpus = cpus
         self._api = api
+        self._ping_api = api  # None: pings go through a fresh client with a short timeout
         self._python = python
         self._user = container_user()
         self._tag: str | None = None
@@ -124,6 +125,22 @@ class DockerSandbox:
     def run(self, job: SandboxJob) -> SandboxOutcome:
         _check_job(job)
         mounts = self._mounts(job)
+        try:
+            outcome = self._run(job, mounts)
+        except SandboxUnavailable:
+            raise
+        except SandboxError as exc:  # the daemon going away shows first as one of ours
+            reason = ping_reason(self._ping_api)
+            raise (stopped_answering(reason) if reason is not None else exc) from None
+        except daemon_errors() as exc:
+            raise unavailable(exc, "Docker", self._ping_api) from None
+        if (outcome.killed_reason or "").startswith("lost"):  # the container went with the daemon?
+            reason = ping_reason(self._ping_api)
+            if reason is not None:
+                raise stopped_answering(reason)
+        return outcome
+
+    def _run(self, job: SandboxJob, mounts: list[str]) -> SandboxOutcome:
         self._ready()
         cancels = self._cancels
         container = self._container(job, mounts)
@@ -156,13 +173,15 @@ class DockerSandbox:
             for index, container in enumerate(self._idle):
                 if container.settings == settings:
                     return self._idle.pop(index)
-        import docker.errors
-
         container_id = self._create(job, mounts)
         try:
             return Container(self._api, container_id, settings)
-        except docker.errors.DockerException as exc:
-            raise SandboxError(f"cannot start the job's container: {_one_line(exc)}") from None
+        except daemon_errors() as exc:
+            try:
+                self._api.remove_container(container_id, force=True)
+            except daemon_errors():
+                pass  # left for remove_orphans at the next start
+            raise unavailable(exc, "cannot start the job's container", self._ping_api) from None
 
     def _ready(self) -> None:
         """Once: connect, make the local image, remove containers of dead controllers."""
@@ -182,8 +201,8 @@ class DockerSandbox:
             except docker.errors.ImageNotFound:
                 raise SandboxError(f"sandbox.image {self._image!r} is not on this Docker daemon: "
                                    "build it first (see sandbox/Dockerfile)") from None
-            except (docker.errors.DockerException, OSError) as exc:
-                raise SandboxError(f"Docker: {_one_line(exc)}") from None
+            except daemon_errors() as exc:
+                raise unavailable(exc, "Docker", self._ping_api) from None
             self._warnings = _daemon_warnings(info)
             self._tag = tag
             atexit.register(self.cancel_all)  # idle containers go with this process
@@ -204,7 +223,6 @@ class DockerSandbox:
         return outermost([*runtime, *job.read_paths])
 
     def _create(self, job: SandboxJob, paths: list[str]) -> str:
-        import docker.errors
         from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
         limits, (uid, gid) = job.limits, self._user
@@ -244,8 +262,8 @@ class DockerSandbox:
                 labels={LABEL: "1", OWNER_LABEL: owner_label()},
                 host_config=host_config,
             )
-        except docker.errors.DockerException as exc:
-            raise SandboxError(f"cannot create the job's container: {_one_line(exc)}") from None
+        except daemon_errors() as exc:
+            raise unavailable(exc, "cannot create the job's container", self._ping_api) from None
         return created["Id"]
 
     def _header(self, job: SandboxJob, key: bytes) -> bytes:
@@ -314,8 +332,6 @@ def _owner_alive(owner: str) -> bool:
 
 def remove_orphans(api) -> list[str]:
     """Remove containers whose controller process is gone (crashed, killed); their ids."""
-    import docker.errors
-
     removed = []
     for container in api.containers(all=True, filters={"label": LABEL}):
         if _owner_alive((container.get("Labels") or {}).get(OWNER_LABEL, "")):
@@ -323,7 +339,7 @@ def remove_orphans(api) -> list[str]:
         try:
             api.remove_container(container["Id"], force=True)
             removed.append(container["Id"])
-        except docker.errors.APIError:
+        except daemon_errors():
             pass
     return removed
 
@@ -337,8 +353,3 @@ def _daemon_warnings(info: dict) -> list[str]:
     }
     return [f"docker backend: the daemon's kernel lacks {key}: {what}" for key, what in gaps.items()
             if info.get(key) is False]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[-1] if text else type(exc).__name__)[:300]

@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from sandbox._cgroup import JobCgroup
 from sandbox._probe import Support, probe_support
-from sandbox.base import SandboxJob, SandboxOutcome
+from sandbox.base import SandboxError, SandboxJob, SandboxOutcome
 from sandbox.channel import ENV_VAR, MAX_RESULT_BYTES
 from sandbox.gpus import job_device
 
@@ -47,10 +47,6 @@ _EXIT_GRACE = 0.5  # seconds to wait for the pipes to close after the job's firs
 _READ_CHUNK = 1 << 16
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TERM")
 _FIXED_ENV = ("HOME", "TMPDIR", "CUDA_VISIBLE_DEVICES", ENV_VAR)
-
-
-class SandboxError(RuntimeError):
-    """The sandbox itself failed (not the job): it could not set up or start the job."""
 
 
 class ProcessSandbox:
@@ -391,6 +387,7 @@ class _Run:
             killed_reason=reason,
             output_truncated=out.truncated or err.truncated,
             seconds=seconds,
+            backend=ProcessSandbox.name,
         )
 
 

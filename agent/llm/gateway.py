@@ -1,8 +1,10 @@
 """The LLM gateway: one place where chat requests leave the process.
 
 `LLMGateway.complete` sends chat messages to a model of the ensemble through litellm, with a
-limit on requests in flight, retries with backoff on transient failures, a dollar budget, and
-a `LLMCall` record for every call, successful or not. It knows nothing of programs or
+limit on requests in flight, retries with backoff on transient failures (only those: a retry
+cannot mend a refused key or a malformed answer), a dollar budget that reserves each call's
+worst case before sending it, a cap on an answer's size, and a `LLMCall` record for every call,
+successful or not. `probe` is the preflight's tiny request. It knows nothing of programs or
 archives: the controller links calls to programs and stores the records.
 
 litellm is imported on the first request, not with this module: its import takes seconds.
@@ -18,12 +20,14 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
 from agent.config import LLMConfig, ModelSpec
-from agent.llm.errors import BudgetExceeded, Failure, LLMError, classify
+from agent.llm.errors import BudgetExceeded, Failure, Kind, LLMError, classify
+from agent.llm.ledger import DollarLedger
+from agent.llm.pricing import cost_of, worst_case_cost
 from archives.records import LLMCall
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -32,6 +36,9 @@ _BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 _BACKOFF_CAP = 30.0  # longest wait of our own backoff
 _RETRY_AFTER_CAP = 120.0  # longest wait a server's Retry-After may impose
 _PLACEHOLDER_KEY = "sk-no-key-needed"  # local OpenAI-compatible servers want some key
+PROBE_PROMPT = "Reply with the word OK."  # the preflight's whole request (tests' fakes know it)
+_PROBE_TOKENS = 8  # the preflight's answer: enough for any model to say something
+_STORED_PREFIX_CHARS = 8000  # what is kept of an answer refused for its size
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 _litellm: ModuleType | None = None
@@ -66,9 +73,11 @@ class LLMGateway:
     One gateway serves one run. `pick_model` draws a model by weight from the seeded `rng`, so
     a run's choice of models is reproducible. `complete` may be awaited from many tasks at once;
     at most `config.concurrency` requests are in flight. `spent` starts at the `spent` given
-    (a resumed run passes what it spent before) and grows by each call's cost; once it reaches
-    `dollar_budget`, `complete` raises `BudgetExceeded` without sending anything. `sleep` is
-    awaited between retries; tests pass a fake.
+    (a resumed run passes what it spent before) and grows by each call's cost. With a
+    `dollar_budget`, each request first reserves its worst-case cost (agent/llm/ledger.py) and
+    `complete` raises `BudgetExceeded`, without sending anything, for a call the budget cannot
+    pay. An answer longer than `config.max_answer_chars` is refused. `sleep` is awaited between
+    retries; tests pass a fake.
     """
 
     def __init__(
@@ -86,8 +95,7 @@ class LLMGateway:
         self._config = config
         self._run_id = run_id
         self._rng = rng
-        self._budget = dollar_budget
-        self._spent = float(spent)
+        self._ledger = DollarLedger(dollar_budget, spent)
         self._calls = 0
         self._sleep = sleep
         self._jitter = random.Random()  # apart from `rng`: retries must not shift model picks
@@ -96,7 +104,7 @@ class LLMGateway:
     @property
     def spent(self) -> float:
         """US dollars spent so far, including what was spent before a resume."""
-        return self._spent
+        return self._ledger.spent
 
     @property
     def calls(self) -> int:
@@ -113,67 +121,120 @@ class LLMGateway:
     async def complete(self, messages: list[dict], model: ModelSpec | None = None) -> Completion:
         """Send `messages` to `model` (default: `pick_model()`) and return the answer.
 
-        Retries rate limits, server errors, timeouts and connection failures up to
-        `config.retries` times with exponential backoff; raises `LLMError` (with the call's
-        record) when the call fails for good, `BudgetExceeded` when the budget is spent.
+        Retries rate limits, server errors, timeouts, connection failures and empty answers up
+        to `config.retries` times with exponential backoff; raises `LLMError` (with the call's
+        record and its `kind`) when the call fails for good, `BudgetExceeded` when the dollar
+        budget cannot pay for it (see agent/llm/ledger.py).
         """
         spec = model if model is not None else self.pick_model()
-        self._check_budget()
+        self._ledger.check()
         prompt = json.dumps(messages, ensure_ascii=False)
         try:
             kwargs = self._request_kwargs(spec, messages)
         except _MissingKey as exc:
             self._calls += 1
             call = self._record(spec, prompt, attempts=0, latency=0.0, error=str(exc))
-            raise LLMError(call.error or "", call) from None
+            raise LLMError(call.error or "", call, Kind.AUTH) from None
         return await self._send_with_retries(spec, prompt, kwargs)
+
+    async def probe(self, spec: ModelSpec, *, timeout: float) -> Failure | None:
+        """Send `spec` a tiny request (a few tokens); None if it answered like a chat API would.
+
+        For the preflight: nothing is recorded or charged to the budget. A rate limit counts as
+        an answer (the server knows the key and the model); a connection failure or a server
+        error is tried once more after a second; an empty answer is fine.
+        """
+        messages = [{"role": "user", "content": PROBE_PROMPT}]
+        try:
+            kwargs = self._request_kwargs(spec, messages)
+        except _MissingKey as exc:
+            return Failure(str(exc).removeprefix(f"{spec.name}: "), False, kind=Kind.AUTH)
+        kwargs.update(max_tokens=_PROBE_TOKENS, timeout=timeout)
+        litellm = _litellm or await asyncio.to_thread(_load_litellm)
+        for attempt in range(2):
+            try:
+                response = await litellm.acompletion(**kwargs)
+            except Exception as exc:
+                failure = classify(exc, litellm, timeout=timeout, key_hint=_key_hint(spec))
+                if failure is None:
+                    raise
+                if failure.kind == Kind.RATE_LIMIT:
+                    return None
+                if attempt == 0 and failure.kind in (Kind.CONNECTION, Kind.SERVER):
+                    await self._sleep(1.0)
+                    continue
+                return failure
+            if not getattr(response, "choices", None):
+                return Failure("malformed answer, no 'choices' in the body", False, kind=Kind.MALFORMED)
+            return None
+        return failure
 
     # --- internals -----------------------------------------------------------------------
 
     async def _send_with_retries(self, spec: ModelSpec, prompt: str, kwargs: dict) -> Completion:
         # The first import takes seconds: do it off the loop so evaluations keep running.
         litellm = _litellm or await asyncio.to_thread(_load_litellm)
+        worst_case = 0.0
+        if self._ledger.budget is not None:
+            worst_case = worst_case_cost(litellm, spec.name, kwargs["messages"], self._config.max_tokens)
         started = time.perf_counter()
         cost = 0.0
         prompt_tokens = completion_tokens = 0
         attempts = 0
+        stored = ""
         while True:
             async with self._semaphore():
-                if attempts == 0:
-                    self._check_budget()  # again: calls running beside this one may have spent it
-                    self._calls += 1
-                attempts += 1
                 try:
-                    response = await litellm.acompletion(**kwargs)
-                except Exception as exc:  # sorted below; not an API error -> re-raised
-                    failure = classify(exc, litellm, timeout=self._config.timeout_seconds, key_hint=_key_hint(spec))
-                    if failure is None:
+                    reservation = await self._ledger.reserve(worst_case)
+                except BudgetExceeded:
+                    if attempts == 0:
                         raise
+                    failure = replace(failure, message=f"{failure.message} (no budget left to retry)", retryable=False)
                 else:
-                    step_cost = _cost_of(litellm, response)
-                    cost += step_cost
-                    self._spent += step_cost
-                    usage = getattr(response, "usage", None)
-                    prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-                    completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-                    text = _text_of(response)
-                    if text:
-                        call = self._record(
-                            spec, prompt, response=text, prompt_tokens=prompt_tokens,
-                            completion_tokens=completion_tokens, cost=cost, attempts=attempts,
-                            latency=time.perf_counter() - started,
-                        )  # fmt: skip
-                        return Completion(text, call)
-                    failure = Failure("empty response", retryable=True)
+                    if attempts == 0:
+                        self._calls += 1
+                    attempts += 1
+                    response, failure = await self._attempt(litellm, spec, kwargs, reservation)
+                    if response is not None:
+                        step_cost = cost_of(litellm, response)
+                        self._ledger.settle(reservation, step_cost)
+                        cost += step_cost
+                        usage = getattr(response, "usage", None)
+                        prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+                        completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+                        text, failure = _read_answer(response, self._config)
+                        if failure is None:
+                            call = self._record(
+                                spec, prompt, response=text, prompt_tokens=prompt_tokens,
+                                completion_tokens=completion_tokens, cost=cost, attempts=attempts,
+                                latency=time.perf_counter() - started,
+                            )  # fmt: skip
+                            return Completion(text, call)
+                        stored = text[:_STORED_PREFIX_CHARS]
             if not failure.retryable or attempts > self._config.retries:
                 tail = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
                 call = self._record(
-                    spec, prompt, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    spec, prompt, response=stored, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                     cost=cost, attempts=attempts, latency=time.perf_counter() - started,
                     error=f"{spec.name}: {failure.message}{tail}",
                 )  # fmt: skip
-                raise LLMError(call.error or "", call)
+                raise LLMError(call.error or "", call, failure.kind)
             await self._sleep(self._backoff(attempts, failure.retry_after))
+
+    async def _attempt(
+        self, litellm: ModuleType, spec: ModelSpec, kwargs: dict, reservation: int
+    ) -> tuple[Any, Failure | None]:
+        """One request: (response, None), or (None, the failure) with the reservation dropped."""
+        try:
+            return await litellm.acompletion(**kwargs), None
+        except BaseException as exc:  # cancelled (a wall budget) or failed: no answer to pay for
+            self._ledger.release(reservation)
+            if not isinstance(exc, Exception):
+                raise
+            failure = classify(exc, litellm, timeout=self._config.timeout_seconds, key_hint=_key_hint(spec))
+            if failure is None:
+                raise
+            return None, failure
 
     def _request_kwargs(self, spec: ModelSpec, messages: list[dict]) -> dict[str, Any]:
         cfg = self._config
@@ -214,10 +275,6 @@ class LLMGateway:
             sem = self._semaphores[loop] = asyncio.Semaphore(self._config.concurrency)
         return sem
 
-    def _check_budget(self) -> None:
-        if self._budget is not None and self._spent >= self._budget:
-            raise BudgetExceeded(self._spent, self._budget)
-
     def _record(self, spec: ModelSpec, prompt: str, **fields: Any) -> LLMCall:
         return LLMCall(
             id=uuid.uuid4().hex, run_id=self._run_id, model=spec.name, prompt=prompt,
@@ -229,21 +286,29 @@ class _MissingKey(Exception):
     pass
 
 
-def _text_of(response: Any) -> str:
-    try:
-        content = response.choices[0].message.content
-    except (AttributeError, IndexError, TypeError):
-        return ""
-    return content if isinstance(content, str) else ""
-
-
-def _cost_of(litellm: ModuleType, response: Any) -> float:
-    """Dollars for one response from litellm's price map; 0.0 for models it does not know."""
-    try:
-        cost = litellm.completion_cost(completion_response=response)
-    except Exception:  # unmapped model (local servers): litellm raises; such calls are free
-        return 0.0
-    return float(cost or 0.0)
+def _read_answer(response: Any, config: LLMConfig) -> tuple[str, Failure | None]:
+    """The answer's text, or why it cannot be used (with the text, when there is some)."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        return "", Failure("malformed answer, no 'choices' in the body", False, kind=Kind.MALFORMED)
+    choice = choices[0]
+    content = getattr(getattr(choice, "message", None), "content", None)
+    if not isinstance(content, str) or not content.strip():
+        finish = getattr(choice, "finish_reason", None)
+        if finish == "length":  # the limit was spent before any text (a reasoning model): again won't help
+            return "", Failure(f"empty answer (max_tokens {config.max_tokens} reached before any text)", False,
+                               kind=Kind.EMPTY)  # fmt: skip
+        if finish == "content_filter":
+            return "", Failure("empty answer (withheld by the provider's content filter)", False, kind=Kind.EMPTY)
+        return "", Failure("empty answer", True, kind=Kind.EMPTY)
+    if len(content) > config.max_answer_chars:
+        kept = min(_STORED_PREFIX_CHARS, config.max_answer_chars)
+        message = (
+            f"answer too large (over llm.max_answer_chars, {config.max_answer_chars:,}): {len(content):,} characters; "
+            f"not used, its first {kept:,} are stored"
+        )
+        return content[:kept], Failure(message, False, kind=Kind.TOO_LARGE)
+    return content, None
 
 
 def _key_hint(spec: ModelSpec) -> str:

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from agent.viewer.catalog import Catalog, NotFound
 from agent.viewer.data import ViewData, dumps
 from agent.viewer.page import STATIC_DIR, render_page
+from archives.store import StoreError
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -63,13 +64,16 @@ def _json(value: Any, status: int = 200) -> Response:
 
 def _endpoint(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
     """A GET endpoint returning `fn(request)` as JSON; a missing thing is a 404, a bad
-    query a 400, each with a one-line {"error": ...}."""
+    query a 400, a store that cannot be read (e.g. a damaged file) a 500, each with a one-line
+    {"error": ...}."""
 
     def handler(request: Request) -> Response:
         try:
             return _json(fn(request))
         except NotFound as exc:
             return _json({"error": str(exc)}, 404)
+        except StoreError as exc:
+            return _json({"error": str(exc)}, 500)
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from archives.store import RunInfo, Store, StoreError
+from archives.store import RunInfo, Store, StoreDamaged, StoreError
 
 
 class NotFound(LookupError):
@@ -53,11 +53,16 @@ class Catalog:
     def find_run(self, ref: str) -> tuple[Store, RunInfo]:
         """The store holding the run with this id or unique id prefix."""
         problems = []
+        damaged = None
         for store in self.stores():
             try:
                 return store, store.get_run(ref)
+            except StoreDamaged as exc:
+                damaged = damaged or exc
             except StoreError as exc:
                 problems.append(str(exc))
+        if damaged is not None:  # not "no such run": the run may be in the damaged store
+            raise damaged
         ambiguous = [p for p in problems if "ambiguous" in p]
         raise NotFound(ambiguous[0] if ambiguous else f"no run {ref!r} in the store")
 
@@ -71,7 +76,10 @@ class Catalog:
             watcher = self._watchers[store.url]
             if watcher is None:
                 return None
-            return int(watcher.execute("PRAGMA data_version").fetchone()[0])
+            try:
+                return int(watcher.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:  # a damaged file: no caching; the store's own reads say why
+                return None
 
     def close(self) -> None:
         with self._lock:

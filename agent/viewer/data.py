@@ -17,7 +17,8 @@ from typing import Any, Callable
 from agent.viewer.catalog import Catalog, NotFound
 from agent.viewer.diffs import line_diff
 from archives.records import Program, Status
-from archives.store import RunInfo, Store, StoreError
+from archives.lease import is_dead, last_seen
+from archives.store import RunInfo, RunStatus, Store, StoreDamaged, StoreError
 
 MAX_PAGE = 1000
 KERNEL_KEYS = ("speedup", "speedup_vs_compile", "roofline_fraction")
@@ -99,7 +100,7 @@ class ViewData:
         for store in self.catalog.stores():
             rows += self._cached(store, ("runs",), lambda: [self._run_row(store, s) for s in store.list_runs()])
         rows.sort(key=lambda r: r["started_at"], reverse=True)
-        return {"runs": rows}
+        return {"runs": [_as_of_now(r) for r in rows]}
 
     def _run_row(self, store: Store, summary: Any) -> dict[str, Any]:
         run = summary.run
@@ -110,11 +111,14 @@ class ViewData:
             "programs": sum(summary.counts.values()), "counts": summary.counts,
             "best_fitness": summary.best_fitness, "cost": summary.cost,
             "llm_calls": summary.llm_calls, "tokens": summary.tokens, "notes": run.notes,
+            "heartbeat_at": run.heartbeat_at, "owner": run.owner,
         }  # fmt: skip
 
     def run(self, ref: str) -> dict[str, Any]:
         store, run = self.catalog.find_run(ref)
-        return self._cached(store, ("run", run.id), lambda: self._run(store, run))
+        answer = self._cached(store, ("run", run.id), lambda: self._run(store, run))
+        row = _as_of_now(answer["run"])
+        return answer if row is answer["run"] else {**answer, "run": row}
 
     def _run(self, store: Store, run: RunInfo) -> dict[str, Any]:
         row = self._run_row(store, store.run_summary(run.id))
@@ -212,6 +216,8 @@ class ViewData:
         store, run = self.catalog.find_run(ref)
         try:
             return store, run, store.get_program(program_ref, run_id=run.id)
+        except StoreDamaged:
+            raise
         except StoreError as exc:
             raise NotFound(str(exc)) from None
 
@@ -245,6 +251,8 @@ class ViewData:
         if against:
             try:
                 base = store.get_program(against, run_id=run.id)
+            except StoreDamaged:
+                raise
             except StoreError as exc:
                 raise NotFound(str(exc)) from None
         elif p.parent_id:
@@ -272,6 +280,15 @@ class ViewData:
     def stages(self, ref: str) -> dict[str, Any]:
         store, run = self.catalog.find_run(ref)
         return self._cached(store, ("stages", run.id), lambda: {"stages": store.stage_times(run.id)})
+
+
+def _as_of_now(row: dict[str, Any]) -> dict[str, Any]:
+    """A cached run row with its status as of now: a run whose controller died since the
+    row was cached (nothing was written since, so the cache still holds) reads crashed."""
+    if row["status"] != RunStatus.RUNNING or not is_dead(row["status"], row.get("heartbeat_at"), row.get("owner")):
+        return row
+    notes = row.get("notes") or f"no sign of life: {last_seen(row.get('owner'), row.get('heartbeat_at'))}"
+    return {**row, "status": RunStatus.CRASHED, "notes": notes}
 
 
 def _call(call: Any) -> dict[str, Any]:

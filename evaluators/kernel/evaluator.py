@@ -10,12 +10,16 @@ share the GPU for checks and hold it alone only to time, on every sandbox backen
 - correct: every stage passed; fitness = speedup over the reference (eager) when timed.
   Without a GPU nothing is timed: fitness is 0.0 for every correct candidate (no speedup is
   pretended) and the feedback says "timing not measured"; CUDA candidates are then only
-  compiled (metric correctness_checked = 0);
+  compiled (metric correctness_checked = 0). A task's scorer plugin, when set, makes the
+  fitness from the judge's metrics instead (its descriptors join the built-in ones); a scorer
+  that fails makes the result an error of the evaluator's (`evaluator_error`);
 - build_failed: not valid Python, or the candidate (or its first call) did not compile;
 - wrong: rejected by the policy, a correctness trial, the kernel check, timing or roofline
   checks, with the reason;
 - timeout: the job's or a stage's time limit; error: the candidate's process crashed, the
-  reference failed, or the job ended without a verdict.
+  reference failed, or the job ended without a verdict. A reference that fails (it does not
+  load, or raises on a trial's inputs) is the task's fault, not the candidate's:
+  `evaluator_error` is set, and on the initial program the run stops.
 
 The reference's torch.compile time is measured once per evaluator, by one job at a time, and
 reused (speedup_vs_compile); device ceilings measured by a job are cached in a JSON file.
@@ -29,6 +33,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +41,7 @@ from archives.records import Status
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
 from evaluators.program.evaluator import syntax_error
 from evaluators.result import EvalResult, StageResult
+from evaluators.scorers import Score, ScorerError
 from sandbox.base import Limits, Sandbox, SandboxJob
 from sandbox.channel import decode_result
 from sandbox.gpus import gate_path, shared_slots, visible_gpus
@@ -51,9 +57,11 @@ DEFAULT_CEILINGS = Path.home() / ".cache" / "evoforge" / "ceilings.json"
 class KernelEvaluator:
     """Evaluates candidates of a kernel task; `evaluate` is blocking and thread-safe."""
 
-    def __init__(self, task: TaskConfig, sandbox: Sandbox, gpus: list[int] | None = None) -> None:
+    def __init__(self, task: TaskConfig, sandbox: Sandbox, gpus: list[int] | None = None,
+                 scorer: Callable[[dict[str, float]], Score] | None = None) -> None:
         self._task = task
         self._sandbox = sandbox
+        self._scorer = scorer  # a validated scorer (evaluators/scorers.py): it makes the fitness, if set
         kc = task.kernel
         gpus = visible_gpus() if gpus is None else gpus
         self.device = kc.device if kc.device != "auto" else ("cuda" if gpus else "cpu")
@@ -113,13 +121,14 @@ class KernelEvaluator:
         job = SandboxJob(argv=argv, files={"candidate.py": source}, env=env, limits=self._limits, gpu=gpu, label=label,
                          read_paths=read_paths)
         try:
-            outcome = self._sandbox.run(job)
+            outcome = self._sandbox.run(job)  # SandboxError / SandboxUnavailable: the sandbox's, not the candidate's
             result = self._verdict(outcome)
         finally:
             if options["compile_reference"]:
                 with self._lock:
                     self._compile_ref_asked = False  # answered (cached by _remember) or not: another job may ask
-        return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start})
+        backend = outcome.backend or self._sandbox.name
+        return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start, "backend": backend})
 
     def _job_options(self) -> dict[str, Any]:
         """The judge's options for one job: the reference's torch.compile time is asked of one job at a time."""
@@ -159,8 +168,15 @@ class KernelEvaluator:
             status = _status_of(failed)
             error = f"{failed.name}: {failed.message}" if failed.message else f"stage {failed.name} failed"
             return EvalResult(status, metrics=metrics, descriptors=descriptors, feedback=feedback, error=error,
-                              stages=stages)
-        if "speedup" in metrics:
+                              stages=stages, evaluator_error=failed.message.startswith(_REFERENCE_FAULTS))
+        if self._scorer is not None:
+            try:
+                score = self._scorer(dict(metrics))
+            except ScorerError as exc:
+                return EvalResult(Status.ERROR, metrics=metrics, descriptors=descriptors, error=str(exc),
+                                  feedback=_join([str(exc), feedback]), stages=stages, evaluator_error=True)
+            fitness, descriptors = score.fitness, {**descriptors, **score.descriptors}
+        elif "speedup" in metrics:
             fitness = metrics["speedup"]
         else:
             fitness = 0.0
@@ -206,6 +222,12 @@ def _no_result(outcome: Any, limits: Limits) -> str:
     if reason:
         return f"the judge's job was killed ({reason})"
     return f"the judge's job exited without a verdict (exit code {outcome.exit_code})"
+
+
+_REFERENCE_FAULTS = ("the reference could not be loaded", "the reference failed on")
+"""Stage messages (judgement.py) of a reference that fails by itself, in the judge's process, where
+no candidate code runs: the task's fault (`evaluator_error`), not the candidate's. ("The reference
+ran slower beside the candidate" is the candidate's.)"""
 
 
 def _status_of(stage: StageResult) -> str:

@@ -59,7 +59,7 @@ class Distribution:
 
 
 def set_shape(module: ModuleType, shape: dict[str, Any] | None, defaults: dict[str, Any]) -> None:
-    """Set module-level constants (batch_size, dim, ...) that get_inputs() reads.
+    """Set module-level constants (batch_size, dim, input_shape as a list, ...) that get_inputs() reads.
 
     Names set by an earlier call get their original values back first (kept in `defaults`).
     Module-level names computed from them (`scale_shape = (out_features,)`, as KernelBench
@@ -71,6 +71,8 @@ def set_shape(module: ModuleType, shape: dict[str, Any] | None, defaults: dict[s
         if not hasattr(module, name):
             raise KeyError(f"the reference defines no module-level name {name!r} to set for this shape")
         defaults.setdefault(name, getattr(module, name))
+        if isinstance(value, list) and isinstance(getattr(module, name), tuple):
+            value = tuple(value)  # a tuple constant (`input_shape = (4096,)`), written as a list
         setattr(module, name, value)
     if defaults:
         _derive_again(module, changed=set(defaults), fixed=set(shape or {}))

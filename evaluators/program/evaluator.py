@@ -4,13 +4,24 @@ The controller side: check a Python candidate's syntax (without running it), run
 (`evaluators.program.harness`) with the candidate in a sandbox job, and turn the sandbox's
 outcome and the harness's result into an `EvalResult`:
 
-- correct: a finite `combined_score` (fitness from the scorer plugin, if any, else that score);
-- wrong: the evaluator returned a non-empty "error" text, no combined_score, or a combined_score
-  that is not a finite number;
-- error: the evaluator could not be loaded or raised, the job crashed or was killed for memory
-  or output, no result arrived, or the scorer failed;
+- correct: the fitness is what the scorer plugin returns for the metrics, when the task sets
+  one, else the evaluator's finite `combined_score`;
+- wrong: the evaluator returned a non-empty "error" text, or a combined_score that is not a
+  finite number;
+- error: the evaluator could not be loaded, raised or returned something that is not a dict,
+  returned no combined_score while no scorer is set, the scorer failed, the job crashed or
+  was killed for memory or output, or no result arrived;
 - timeout: the wall-clock limit was hit;
 - build_failed: the candidate is not valid Python.
+
+Whose fault an error is (`EvalResult.evaluator_error`): the evaluator's when its file cannot be
+loaded, it defines no `evaluate`, it returns a non-dict or no combined_score without a scorer,
+the scorer fails, or `evaluate` raises without the candidate being involved (harness.py:
+`from_candidate` looks for the candidate's file in the traceback and in the commands of
+subprocess errors). Everything else is the candidate's: an "error" text, a non-finite score,
+an exception raised through the candidate's code or by a subprocess running it, a timeout, a
+crash or kill of the job, a syntax error. The controller stops a new run whose initial program
+gets an evaluator error, before any LLM call.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,8 +122,9 @@ class ProgramEvaluator:
                                   seconds=time.monotonic() - start)
         job = SandboxJob(argv=self._argv, files={self._program: source}, env=self._env,
                          limits=self._limits, label=label, read_paths=self._read_paths)
-        outcome = self._sandbox.run(job)
-        return replace(self.judge(outcome), seconds=time.monotonic() - start)
+        outcome = self._sandbox.run(job)  # SandboxError / SandboxUnavailable: the sandbox's, not the candidate's
+        backend = outcome.backend or self._sandbox.name
+        return replace(self.judge(outcome), seconds=time.monotonic() - start, backend=backend)
 
     def judge(self, outcome: SandboxOutcome) -> EvalResult:
         """The EvalResult for a finished sandbox job running the harness."""
@@ -129,35 +141,45 @@ class ProgramEvaluator:
             error = self._no_result(outcome)
             return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
         try:
-            stages, metrics, text, invalid, notes = _parse(payload)
+            got = _parse(payload)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             error = f"the evaluator's result is malformed: {type(exc).__name__}: {exc}"
             return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
 
+        stages, metrics, text = got.stages, got.metrics, got.text
         failed = next((s for s in stages if not s.ok), None)
-        feedback_parts = [_text_block(text), "\n".join(notes)]
+        feedback_parts = [_text_block(text), "\n".join(got.notes)]
         if failed is not None and failed.name == "load":
             error = f"could not load the evaluator: {failed.message}"
-            return _result(Status.ERROR, error, [error, failed.log, tails], stages)
+            return _result(Status.ERROR, error, [error, failed.log, tails], stages, evaluator_error=True)
         if text.get("error", "").strip():
             error = _one_line(text["error"])
             return _result(Status.WRONG, error, [*feedback_parts, tails], stages, metrics)
         if failed is not None:
-            error = f"the evaluator raised {failed.message}" if failed.message else f"stage {failed.name} failed"
-            return _result(Status.ERROR, error, [error, failed.log, *feedback_parts, tails], stages)
-        if "combined_score" in invalid:
-            error = f"the evaluator returned combined_score = {invalid['combined_score']}, not a finite number"
+            if not failed.message:
+                error = f"stage {failed.name} failed"
+            elif failed.log:  # a traceback: it raised
+                error = f"the evaluator raised {failed.message}"
+            else:  # it returned something that is not a dict
+                error = f"the evaluator's {failed.message}"
+            return _result(Status.ERROR, error, [error, failed.log, *feedback_parts, tails], stages,
+                           evaluator_error=got.faults.get(failed.name) == "evaluator")
+        if "combined_score" in got.invalid:
+            error = f"the evaluator returned combined_score = {got.invalid['combined_score']}, not a finite number"
             return _result(Status.WRONG, error, [error, *feedback_parts, tails], stages, metrics)
-        if "combined_score" not in metrics:
-            error = "evaluator returned no combined_score"
-            return _result(Status.WRONG, error, [error, *feedback_parts, tails], stages, metrics)
-        score = Score(metrics["combined_score"])
         if self._scorer is not None:
             try:
                 score = self._scorer(dict(metrics))
             except ScorerError as exc:
                 error = _one_line(str(exc))
-                return _result(Status.ERROR, error, [error, *feedback_parts], stages, metrics)
+                return _result(Status.ERROR, error, [error, *feedback_parts], stages, metrics, evaluator_error=True)
+        elif "combined_score" in metrics:
+            score = Score(metrics["combined_score"])
+        else:
+            names = ", ".join(sorted(metrics)) or "none"
+            error = (f"the evaluator returned no combined_score and no scorer is set: return combined_score, "
+                     f"or set scorer: in the task file to make the fitness from the metrics ({names})")
+            return _result(Status.ERROR, error, [error, *feedback_parts, tails], stages, metrics, evaluator_error=True)
         stage_notes = [f"{s.name}: {s.message}" for s in stages if s.message]
         return EvalResult(
             Status.CORRECT,
@@ -188,11 +210,20 @@ class ProgramEvaluator:
         return f"the evaluator exited without a result (exit code {outcome.exit_code})"
 
 
-_Parsed = tuple[tuple[StageResult, ...], dict[str, float], dict[str, str], dict[str, str], list[str]]
+@dataclass(frozen=True)
+class _Payload:
+    """What the harness sent, read and checked."""
+
+    stages: tuple[StageResult, ...]
+    metrics: dict[str, float]
+    text: dict[str, str]
+    invalid: dict[str, str]  # numbers that are not finite, as text
+    notes: list[str]
+    faults: dict[str, str]  # stage name -> "evaluator" | "candidate", for stages that raised
 
 
-def _parse(payload: dict[str, Any]) -> _Parsed:
-    """(stages, metrics, text, invalid numbers, notes) from the harness's payload."""
+def _parse(payload: dict[str, Any]) -> _Payload:
+    raw_stages = list(payload.get("stages", []))
     stages = tuple(
         StageResult(
             name=str(s["name"]),
@@ -201,19 +232,23 @@ def _parse(payload: dict[str, Any]) -> _Parsed:
             message=_one_line(str(s.get("message", ""))),
             log=str(s.get("log", ""))[-_TAIL_CHARS:],
         )
-        for s in payload.get("stages", [])
+        for s in raw_stages
     )
-    metrics = {str(k): float(v) for k, v in dict(payload.get("metrics", {})).items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    text = {str(k): str(v) for k, v in dict(payload.get("text", {})).items()}
-    invalid = {str(k): str(v) for k, v in dict(payload.get("invalid", {})).items()}
-    notes = [str(n) for n in payload.get("notes", [])][:50]
-    return stages, metrics, text, invalid, notes
+    return _Payload(
+        stages=stages,
+        metrics={str(k): float(v) for k, v in dict(payload.get("metrics", {})).items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        text={str(k): str(v) for k, v in dict(payload.get("text", {})).items()},
+        invalid={str(k): str(v) for k, v in dict(payload.get("invalid", {})).items()},
+        notes=[str(n) for n in payload.get("notes", [])][:50],
+        faults={str(s["name"]): str(s["fault"]) for s in raw_stages if s.get("fault")},
+    )
 
 
 def _result(status: str, error: str, parts: list[str], stages: tuple[StageResult, ...],
-            metrics: dict[str, float] | None = None) -> EvalResult:
-    return EvalResult(status, metrics=metrics or {}, feedback=_join(parts), error=error, stages=stages)
+            metrics: dict[str, float] | None = None, *, evaluator_error: bool = False) -> EvalResult:
+    return EvalResult(status, metrics=metrics or {}, feedback=_join(parts), error=error, stages=stages,
+                      evaluator_error=evaluator_error)
 
 
 def _one_line(text: str) -> str:

@@ -7,13 +7,20 @@ The evaluator follows the OpenEvolve contract: `evaluate(program_path) -> dict`,
 `evaluate_stage1/2/3(program_path)`. The result channel is opened before the evaluator is
 imported, so nothing the evaluator starts inherits it. What is sent:
 
-    {"stages": [{"name", "ok", "seconds", "message", "log"}, ...],
+    {"stages": [{"name", "ok", "seconds", "message", "log"[, "fault"]}, ...],
      "metrics": {name: finite float}, "text": {name: str}, "invalid": {name: repr},
      "notes": [str, ...]}
 
 `metrics` and `text` are those of the last stage that ran. Values that are not finite numbers
 (NaN, infinities, bools, other types) never reach `metrics`: non-finite numbers are listed in
 `invalid`, other types in `notes`. Standard library only.
+
+A stage whose function raised or returned something that is not a dict carries `fault`:
+"candidate" when the exception came from the candidate (a frame of its traceback, or of an
+exception it was raised from, lies in the candidate's file, or it is a subprocess error whose
+command ran that file), else "evaluator" (the evaluator's own code failed, or it broke the
+contract by returning a non-dict). The controller side turns "evaluator" into
+`EvalResult.evaluator_error`.
 """
 
 from __future__ import annotations
@@ -46,7 +53,10 @@ def _last_line(text: str) -> str:
 def _failure(exc: BaseException) -> tuple[str, str]:
     """(one-line message, traceback tail) for an exception raised by the evaluator."""
     log = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    message = _last_line("".join(traceback.format_exception_only(type(exc), exc))) or type(exc).__name__
+    if isinstance(exc, SyntaxError):  # its str() keeps the file and line: "expected ':' (evaluator.py, line 3)"
+        message = f"{type(exc).__name__}: {exc}"
+    else:
+        message = _last_line("".join(traceback.format_exception_only(type(exc), exc))) or type(exc).__name__
     return message, log[-MAX_LOG:]
 
 
@@ -70,7 +80,9 @@ def split_values(returned: Any) -> tuple[dict[str, float], dict[str, str], dict[
         merged.update(getattr(returned, "artifacts", None) or {})
         returned = merged
     if not isinstance(returned, dict):
-        raise TypeError(f"the evaluator returned {type(returned).__name__}, expected a dict")
+        shown = repr(returned)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise TypeError(f"returned {type(returned).__name__} {shown}, expected a dict of metrics")
     metrics: dict[str, float] = {}
     text: dict[str, str] = {}
     invalid: dict[str, str] = {}
@@ -105,6 +117,42 @@ def split_values(returned: Any) -> tuple[dict[str, float], dict[str, str], dict[
     return metrics, text, invalid, notes
 
 
+def from_candidate(exc: BaseException, program: str) -> bool:
+    """Whether `exc` came from the candidate at `program` rather than from the evaluator's own code.
+
+    True when a frame of its traceback, or of an exception in its cause/context chain, runs
+    the candidate's file (the evaluator imported or exec'd it and it raised), or when it is a
+    subprocess error (CalledProcessError, TimeoutExpired) whose command names that file.
+    """
+    program = os.path.abspath(program)
+    name = os.path.basename(program)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if os.path.abspath(frame.f_code.co_filename) == program:
+                return True
+        cmd = getattr(current, "cmd", None)
+        if type(current).__module__ == "subprocess" and cmd is not None:
+            args = [cmd] if isinstance(cmd, (str, bytes, os.PathLike)) else list(cmd)
+            words = " ".join(os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a) for a in args).split()
+            if any(os.path.basename(w) == name for w in words):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _where(exc: BaseException, evaluator_file: str | None) -> str:
+    """' (evaluator.py line 12)': the deepest line of the evaluator's file the exception passed."""
+    if not evaluator_file:
+        return ""
+    target = os.path.abspath(evaluator_file)
+    lines = [line for frame, line in traceback.walk_tb(exc.__traceback__)
+             if os.path.abspath(frame.f_code.co_filename) == target]
+    return f" ({os.path.basename(target)} line {lines[-1]})" if lines else ""
+
+
 def run_stages(module: Any, program: str, thresholds: list[float]) -> dict[str, Any]:
     """Run `evaluate` or the cascade; the payload to send (without the load stage)."""
     names = []
@@ -123,13 +171,21 @@ def run_stages(module: Any, program: str, thresholds: list[float]) -> dict[str, 
         start = time.perf_counter()
         try:
             returned = getattr(module, name)(program)
-            metrics, text, invalid, notes = split_values(returned)
         except Exception as exc:  # noqa: BLE001 - the evaluator's failure is the result
             stage["message"], stage["log"] = _failure(exc)
-            stage["seconds"] = time.perf_counter() - start
+            stage["fault"] = "candidate" if from_candidate(exc, program) else "evaluator"
+            if stage["fault"] == "evaluator":
+                stage["message"] += _where(exc, getattr(module, "__file__", None))
+        else:
+            try:
+                metrics, text, invalid, notes = split_values(returned)
+            except Exception as exc:  # noqa: BLE001 - not a dict: the evaluator broke the contract
+                shown = str(exc) if isinstance(exc, TypeError) else f"returned what cannot be read: {_failure(exc)[0]}"
+                stage.update(message=f"{name}() {shown}", fault="evaluator")
+        stage["seconds"] = time.perf_counter() - start
+        if "fault" in stage:
             payload.update(metrics={}, text={}, invalid={})
             break
-        stage["seconds"] = time.perf_counter() - start
         payload.update(metrics=metrics, text=text, invalid=invalid)
         payload["notes"].extend(f"{name}: {note}" for note in notes)
         stage["ok"] = True

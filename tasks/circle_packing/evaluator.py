@@ -8,6 +8,10 @@ read; any other number the candidate prints is ignored.
 
 combined_score = sum of radii / 2.635 (the best known sum for 26 circles is about 2.635).
 An invalid packing scores 0.0 with an "error" that names the circle(s) and the violation.
+
+The score does not depend on time, so it does not depend on the machine's load. The program's
+CPU time is capped by the kernel (RLIMIT_CPU, CPU_LIMIT_S); the wall-clock timeout is only a
+generous backstop for a program that sleeps or hangs (a loaded machine stretches wall time).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +29,8 @@ import time
 N_CIRCLES = 26
 BEST_KNOWN_SUM = 2.635
 TOLERANCE = 1e-9
-RUN_TIMEOUT_S = 60.0
+CPU_LIMIT_S = 60  # CPU seconds: past it the kernel stops the program and it is rejected
+RUN_TIMEOUT_S = 300.0  # wall-clock backstop (a loaded machine slows a run several-fold)
 OUTPUT_TAIL = 2000  # characters of stderr shown back on failure
 
 
@@ -41,9 +48,26 @@ def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_TAIL else "..." + text[-OUTPUT_TAIL:]
 
 
-def run_program(program_path: str, workdir: str, timeout: float) -> tuple[dict, float]:
-    """Run the program in a subprocess; return its last stdout line parsed as a JSON object."""
-    start = time.perf_counter()
+def _cpu_limit(seconds: int):
+    """A preexec_fn that caps the child's CPU time: SIGXCPU at `seconds`, SIGKILL a bit later."""
+
+    def apply() -> None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY and hard <= seconds:
+            return  # the sandbox's own limit is tighter already
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2 if hard == resource.RLIM_INFINITY else hard))
+
+    return apply
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_program(program_path: str, workdir: str, timeout: float) -> tuple[dict, float, float]:
+    """Run the program in a subprocess; return (its last stdout line as a JSON object, CPU s, wall s)."""
+    cpu_before, start = _children_cpu(), time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, program_path],
@@ -54,10 +78,14 @@ def run_program(program_path: str, workdir: str, timeout: float) -> tuple[dict, 
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             env=_child_env(),
+            preexec_fn=_cpu_limit(CPU_LIMIT_S),
         )
     except subprocess.TimeoutExpired:
-        raise Rejected(f"program timed out after {timeout:.0f} s") from None
-    elapsed = time.perf_counter() - start
+        raise Rejected(f"program did not finish within {timeout:g} s of wall-clock time") from None
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= CPU_LIMIT_S - 0.5:
+        raise Rejected(f"program used more than the limit of {CPU_LIMIT_S} s of CPU time")
     if proc.returncode != 0:
         raise Rejected(f"program exited with status {proc.returncode}\n{_tail(proc.stderr)}")
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
@@ -69,7 +97,7 @@ def run_program(program_path: str, workdir: str, timeout: float) -> tuple[dict, 
         raise Rejected(f"last stdout line is not JSON ({exc.msg}): {lines[-1][:200]!r}") from None
     if not isinstance(answer, dict):
         raise Rejected(f"last stdout line must be a JSON object, got {type(answer).__name__}")
-    return answer, elapsed
+    return answer, cpu, wall
 
 
 def _number(value: object, where: str) -> float:
@@ -137,7 +165,7 @@ def evaluate(program_path: str) -> dict:
     program_path = os.path.abspath(program_path)
     try:
         with tempfile.TemporaryDirectory(prefix="circles_eval_") as workdir:
-            answer, elapsed = run_program(program_path, workdir, RUN_TIMEOUT_S)
+            answer, cpu, wall = run_program(program_path, workdir, RUN_TIMEOUT_S)
         centers, radii = parse_packing(answer)
         check_packing(centers, radii)
     except Rejected as exc:
@@ -151,14 +179,15 @@ def evaluate(program_path: str) -> dict:
         f"valid packing of {len(radii)} circles; sum of radii {total:.6f} "
         f"({100.0 * total / BEST_KNOWN_SUM:.1f}% of the best known {BEST_KNOWN_SUM}); "
         f"radii range {min(radii):.4f}..{max(radii):.4f} (smallest: circle {smallest}); "
-        f"program ran {elapsed:.2f} s."
+        f"program used {cpu:.2f} s of CPU (limit {CPU_LIMIT_S} s)."
     )
     return {
         "combined_score": total / BEST_KNOWN_SUM,
         "sum_radii": total,
         "min_radius": min(radii),
         "max_radius": max(radii),
-        "runtime_s": elapsed,
+        "cpu_s": cpu,
+        "wall_s": wall,
         "summary": summary,
     }
 

@@ -7,7 +7,14 @@ recomputes the tour lengths; nothing the candidate says about its own quality is
 
 combined_score = mean over runs of (reference length / tour length), where the reference is
 what the initial program reaches on that run (so the initial program scores about 1.0), times
-a penalty when a run takes longer than TIME_ALLOWANCE_S on average.
+a penalty when a run uses more than CPU_ALLOWANCE_S of CPU time on average.
+
+Time is measured as the CPU time of the program's process (and the children it waits for),
+not wall-clock time: a busy machine stretches wall time several-fold but CPU time far less, and
+the allowance is several times what the initial program uses, so a program's score does not
+depend on the machine's load. The CPU limit is enforced by
+the kernel (RLIMIT_CPU); the wall-clock timeout is only a generous backstop for a program that
+sleeps or hangs.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import json
 import math
 import os
 import random
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,8 +36,9 @@ RUNS = ((1, 11), (2, 12), (3, 13))  # (instance, solver seed), passed on the com
 REFERENCE_LENGTHS = {1: 9202.2, 2: 8427.7, 3: 8363.8}
 # Shortest tour known to us on each instance (long runs of 2-opt + Or-opt annealing).
 BEST_KNOWN_LENGTHS = {1: 7193.1, 2: 6887.9, 3: 6682.7}
-RUN_TIMEOUT_S = 8.0  # hard limit per run: past it the program is rejected
-TIME_ALLOWANCE_S = 1.5  # mean seconds per run before the score is scaled down
+CPU_LIMIT_S = 10  # CPU seconds per run: past it the kernel stops the program and it is rejected
+CPU_ALLOWANCE_S = 2.0  # mean CPU seconds per run before the score is scaled down (initial: ~0.35)
+RUN_TIMEOUT_S = 120.0  # wall-clock backstop per run (a loaded machine slows a run several-fold)
 OUTPUT_TAIL = 2000  # characters of stderr/stdout shown back on failure
 
 
@@ -60,9 +70,27 @@ def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_TAIL else "..." + text[-OUTPUT_TAIL:]
 
 
-def run_program(program_path: str, args: list[str], workdir: str, timeout: float) -> tuple[dict, float]:
-    """Run the program in a subprocess; return its last stdout line parsed as a JSON object."""
-    start = time.perf_counter()
+def _cpu_limit(seconds: int):
+    """A preexec_fn that caps the child's CPU time: SIGXCPU at `seconds`, SIGKILL a bit later."""
+
+    def apply() -> None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY and hard <= seconds:
+            return  # the sandbox's own limit is tighter already
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2 if hard == resource.RLIM_INFINITY else hard))
+
+    return apply
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_program(program_path: str, args: list[str], workdir: str, timeout: float) -> tuple[dict, float, float]:
+    """Run the program in a subprocess; return (its last stdout line as a JSON object, CPU s, wall s)."""
+    what = f"program {' '.join(args)}"
+    cpu_before, start = _children_cpu(), time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, program_path, *args],
@@ -73,24 +101,26 @@ def run_program(program_path: str, args: list[str], workdir: str, timeout: float
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             env=_child_env(),
+            preexec_fn=_cpu_limit(CPU_LIMIT_S),
         )
     except subprocess.TimeoutExpired:
-        raise Rejected(f"program {' '.join(args)} timed out after {timeout:.0f} s") from None
-    elapsed = time.perf_counter() - start
+        raise Rejected(f"{what} did not finish within {timeout:g} s of wall-clock time") from None
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= CPU_LIMIT_S - 0.5:
+        raise Rejected(f"{what} used more than the limit of {CPU_LIMIT_S} s of CPU time")
     if proc.returncode != 0:
-        raise Rejected(
-            f"program {' '.join(args)} exited with status {proc.returncode}\n{_tail(proc.stderr)}"
-        )
+        raise Rejected(f"{what} exited with status {proc.returncode}\n{_tail(proc.stderr)}")
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if not lines:
-        raise Rejected(f"program {' '.join(args)} printed nothing; expected a JSON line {{\"tour\": [...]}}")
+        raise Rejected(f"{what} printed nothing; expected a JSON line {{\"tour\": [...]}}")
     try:
         answer = json.loads(lines[-1])
     except json.JSONDecodeError as exc:
         raise Rejected(f"last stdout line is not JSON ({exc.msg}): {lines[-1][:200]!r}") from None
     if not isinstance(answer, dict):
         raise Rejected(f"last stdout line must be a JSON object, got {type(answer).__name__}")
-    return answer, elapsed
+    return answer, cpu, wall
 
 
 def check_tour(answer: dict, n: int = N_CITIES) -> list[int]:
@@ -125,16 +155,18 @@ def _failure(message: str) -> dict:
 def evaluate(program_path: str) -> dict:
     program_path = os.path.abspath(program_path)
     lengths: dict[int, float] = {}
-    runtimes: list[float] = []
+    cpu_times: list[float] = []
+    wall_times: list[float] = []
     try:
         with tempfile.TemporaryDirectory(prefix="tsp_eval_") as workdir:
             for instance, seed in RUNS:
-                answer, elapsed = run_program(
+                answer, cpu, wall = run_program(
                     program_path, ["--instance", str(instance), "--seed", str(seed)], workdir, RUN_TIMEOUT_S
                 )
                 tour = check_tour(answer)
                 lengths[instance] = tour_length(tour, make_cities(instance))
-                runtimes.append(elapsed)
+                cpu_times.append(cpu)
+                wall_times.append(wall)
     except Rejected as exc:
         return _failure(str(exc))
     except Exception as exc:  # the evaluator itself must never crash on a bad candidate
@@ -143,8 +175,8 @@ def evaluate(program_path: str) -> dict:
     ratios = [REFERENCE_LENGTHS[i] / lengths[i] for i in lengths]
     gaps = [100.0 * (lengths[i] / BEST_KNOWN_LENGTHS[i] - 1.0) for i in lengths]
     quality = sum(ratios) / len(ratios)
-    runtime = sum(runtimes) / len(runtimes)
-    time_factor = min(1.0, TIME_ALLOWANCE_S / runtime) if runtime > 0 else 1.0
+    cpu_s = sum(cpu_times) / len(cpu_times)
+    time_factor = min(1.0, CPU_ALLOWANCE_S / cpu_s) if cpu_s > 0 else 1.0
     score = quality * time_factor
     per_run = "; ".join(
         f"instance {i}: length {lengths[i]:.1f} ({gap:+.1f}% vs best known {BEST_KNOWN_LENGTHS[i]:.0f})"
@@ -153,11 +185,11 @@ def evaluate(program_path: str) -> dict:
     summary = (
         f"{per_run}. Mean length {sum(lengths.values()) / len(lengths):.1f}, "
         f"mean {sum(gaps) / len(gaps):.1f}% above the best known tours; "
-        f"{runtime:.2f} s per run"
+        f"{cpu_s:.2f} s of CPU per run"
         + (
-            f" (over the {TIME_ALLOWANCE_S} s allowance: score scaled by {time_factor:.2f})"
+            f" (over the {CPU_ALLOWANCE_S} s allowance: score scaled by {time_factor:.2f})"
             if time_factor < 1.0
-            else f" (allowance {TIME_ALLOWANCE_S} s)"
+            else f" (allowance {CPU_ALLOWANCE_S} s)"
         )
         + "."
     )
@@ -167,7 +199,8 @@ def evaluate(program_path: str) -> dict:
         "best_length": min(lengths.values()),
         "mean_gap_percent": sum(gaps) / len(gaps),
         "worst_gap_percent": max(gaps),
-        "runtime_s": runtime,
+        "cpu_s": cpu_s,
+        "wall_s": sum(wall_times) / len(wall_times),
         "summary": summary,
     }
 

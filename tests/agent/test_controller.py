@@ -112,7 +112,7 @@ def test_a_run_of_fruitless_proposals_stops_the_loop(tmp_path):
 def test_dollar_budget_stops_proposals(tmp_path):
     proposer = ScriptedProposer([], raise_after=3)
     store, run, reason = run_loop(tmp_path, proposer, CountingEvaluator(), budget=50, workers=2)
-    assert reason == "budget: dollars"
+    assert reason.startswith("budget: dollars ($1.0000 of $1.00 spent")
     assert store.run_summary(run.id).evaluated == 4  # the initial program and three children
 
 

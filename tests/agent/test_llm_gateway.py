@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import LLMConfig, ModelSpec
-from agent.llm import BudgetExceeded, Completion, LLMError, LLMGateway
+from agent.llm import BudgetExceeded, Completion, Kind, LLMError, LLMGateway
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 MESSAGES = [{"role": "system", "content": "You rewrite code."}, {"role": "user", "content": "Make it faster."}]
@@ -197,7 +197,7 @@ def test_connection_refused_is_retried_then_fails() -> None:
 def test_empty_answer_is_an_error_within_the_normal_retries(fake_llm: FakeOpenAIServer) -> None:
     fake_llm.set_replies([""])
     error = fail(make_gateway(fake_llm, retries=1))
-    assert "empty response" in str(error) and error.call.attempts == 2
+    assert "empty answer" in str(error) and error.call.attempts == 2 and error.kind == Kind.EMPTY
     fake_llm.set_replies(["", "something"])
     assert complete(make_gateway(fake_llm)).text == "something"
 
@@ -215,13 +215,19 @@ def test_budget_reached_refuses_before_sending(fake_llm: FakeOpenAIServer) -> No
 
 
 def test_known_model_costs_money_from_the_local_price_map(fake_llm: FakeOpenAIServer) -> None:
-    llm = LLMConfig(models=[ModelSpec(name="openai/gpt-4o-mini", api_base=fake_llm.url)])
-    gateway = LLMGateway(llm, run_id="r", rng=random.Random(0), dollar_budget=1e-9, spent=0.0)
+    llm = LLMConfig(models=[ModelSpec(name="openai/gpt-4o-mini", api_base=fake_llm.url)], max_tokens=1000)
+    gateway = LLMGateway(llm, run_id="r", rng=random.Random(0), dollar_budget=0.01, spent=0.0)
     done = complete(gateway)
     assert done.call.cost > 0 and gateway.spent == pytest.approx(done.call.cost)
-    with pytest.raises(BudgetExceeded):
+
+
+def test_a_call_whose_worst_case_does_not_fit_is_refused_before_sending(fake_llm: FakeOpenAIServer) -> None:
+    # gpt-4o-mini: 1000 completion tokens may cost $0.0006, more than the $0.0001 budget
+    llm = LLMConfig(models=[ModelSpec(name="openai/gpt-4o-mini", api_base=fake_llm.url)], max_tokens=1000)
+    gateway = LLMGateway(llm, run_id="r", rng=random.Random(0), dollar_budget=0.0001, spent=0.0)
+    with pytest.raises(BudgetExceeded, match=r"the next call may cost up to \$0\.0006"):
         complete(gateway)
-    assert len(fake_llm.requests) == 1
+    assert fake_llm.requests == [] and gateway.calls == 0 and gateway.spent == 0.0
 
 
 # --- ensemble and concurrency -------------------------------------------------------------------

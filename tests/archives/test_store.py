@@ -412,8 +412,31 @@ def test_other_schema_version_is_refused_with_how_to_proceed(db_url: str, tmp_pa
     Store(db_url).close()
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
         raw.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 999.*reads version 1.*new database"):
+    with pytest.raises(StoreError, match="schema version 999.*reads version 2.*new database"):
         Store(db_url)
+
+
+def _downgrade_to_version_1(path: Path) -> None:
+    """Rebuild the store file as schema version 1 wrote it: without the version-2 columns."""
+    with sqlite3.connect(path) as raw:
+        for table, column in (("runs", "heartbeat_at"), ("runs", "owner"), ("programs", "backend")):
+            raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(db_url: str, tmp_path: Path) -> None:
+    with Store(db_url) as store:
+        run = store.create_run("t", "t.yaml", "pq", 0, {})
+        store.add_program(Program(id="p1", run_id=run.id, source="x = 1"))
+    _downgrade_to_version_1(tmp_path / "lineage.db")
+    with pytest.raises(StoreError, match="schema version 1.*open it once for writing"):
+        Store(db_url, read_only=True)
+    with Store(db_url) as store:
+        assert store.get_run(run.id).task_name == "t"
+        assert store.get_program("p1").backend is None
+    with sqlite3.connect(tmp_path / "lineage.db") as raw:
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    Store(db_url, read_only=True).close()
 
 
 def test_database_of_unknown_origin_is_refused(db_url: str, tmp_path: Path) -> None:

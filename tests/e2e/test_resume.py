@@ -42,7 +42,10 @@ def test_kill_9_mid_run_then_resume_finishes_the_budget_without_duplicates(tmp_p
     task, url, code = start_and_interrupt(tmp_path, signal.SIGKILL, after=8)
     assert code == -signal.SIGKILL
     interrupted = only_run(url)
-    assert interrupted.run.status == "running"  # it never got to say otherwise
+    # It never got to say otherwise: stored as running, read as crashed (its process is gone).
+    assert interrupted.run.status == "crashed"
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        assert db.execute("select status from runs").fetchone() == ("running",)
     assert 8 <= interrupted.evaluated < BUDGET
 
     proc = run_agent("evolve", str(task), "--store", url, "--resume", "-q", cwd=tmp_path)
@@ -77,3 +80,4 @@ def test_resume_without_a_previous_run_is_a_one_line_error(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"error: --resume: no run of task 'quadratic' in sqlite:///{tmp_path / 'empty.db'}"
     ]
+    assert not (tmp_path / "empty.db").exists()  # looking for a run creates no store

@@ -78,16 +78,75 @@ def test_evaluator_error_field_makes_the_program_wrong_with_that_reason(tmp_path
 def test_evaluator_raising_is_an_error_with_the_exception_line(tmp_path, sandbox):
     result = ProgramEvaluator(make_task(tmp_path, HOSTILE / "raises.py"), sandbox).evaluate(PROGRAM)
     assert result.status == Status.ERROR
-    assert "ValueError: cannot parse the output of program.py" in result.error
-    assert "\n" not in result.error
+    assert result.error == "the evaluator raised ValueError: cannot parse the output of program.py (raises.py line 9)"
     assert "Traceback" in result.feedback and "helper" in result.feedback
+    assert result.evaluator_error  # the candidate's code is nowhere in the traceback
 
 
-def test_missing_combined_score_is_wrong(tmp_path, sandbox):
+RUNS_THE_CANDIDATE = """
+import importlib.util, subprocess, sys
+
+def evaluate(program_path):
+    HOW
+    return {"combined_score": 1.0}
+
+def imported(program_path):
+    spec = importlib.util.spec_from_file_location("candidate", program_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.solve()
+"""
+
+CRASHING_PROGRAM = "def solve():\n    return 1 / 0\n\nsolve()\n"
+
+
+@pytest.mark.parametrize(
+    ("how", "fault"),
+    [
+        ("imported(program_path)", "candidate"),  # raised through the candidate's own frames
+        ("subprocess.run([sys.executable, program_path], check=True, capture_output=True)", "candidate"),
+        ("subprocess.run(f'{sys.executable} {program_path}', shell=True, check=True)", "candidate"),
+        ("try:\n        imported(program_path)\n    except Exception as exc:\n"
+         "        raise RuntimeError('the candidate failed') from exc", "candidate"),
+        ("subprocess.run([sys.executable, '-c', 'raise SystemExit(3)'], check=True)", "evaluator"),
+        ("open('/nonexistent/expected.txt')", "evaluator"),
+    ],
+)
+def test_whose_fault_an_exception_is_follows_the_traceback_and_the_command(tmp_path, sandbox, how, fault):
+    task = make_task(tmp_path, RUNS_THE_CANDIDATE.replace("HOW", how))
+    result = ProgramEvaluator(task, sandbox).evaluate(CRASHING_PROGRAM)
+    assert result.status == Status.ERROR and result.error.startswith("the evaluator raised ")
+    assert result.evaluator_error is (fault == "evaluator"), result.error
+
+
+@pytest.mark.parametrize(("returned", "shown"), [("1.5", "float 1.5"), ("None", "NoneType None"),
+                                                  ("[('combined_score', 1.0)]", "list [('combined_score', 1.0)]")])
+def test_a_result_that_is_not_a_dict_is_the_evaluators_error(tmp_path, sandbox, returned, shown):
+    task = make_task(tmp_path, f"def evaluate(p):\n    return {returned}\n")
+    result = ProgramEvaluator(task, sandbox).evaluate(PROGRAM)
+    assert result.status == Status.ERROR and result.evaluator_error
+    assert result.error == f"the evaluator's evaluate() returned {shown}, expected a dict of metrics"
+
+
+def test_failures_of_the_candidate_are_not_the_evaluators(tmp_path, sandbox):
+    wrong = 'def evaluate(p):\n    return {"combined_score": 0.0, "error": "the tour misses city 3"}\n'
+    assert not ProgramEvaluator(make_task(tmp_path, wrong), sandbox).evaluate(PROGRAM).evaluator_error
+    nan = ProgramEvaluator(make_task(tmp_path, HOSTILE / "nan_score.py"), sandbox).evaluate(PROGRAM)
+    assert nan.status == Status.WRONG and not nan.evaluator_error
+    hang = ProgramEvaluator(make_task(tmp_path, HOSTILE / "hang.py", timeout_seconds=1.0), sandbox).evaluate(PROGRAM)
+    assert hang.status == Status.TIMEOUT and not hang.evaluator_error
+    build = ProgramEvaluator(make_task(tmp_path, SQUARE_EVALUATOR), sandbox).evaluate("def solve(:\n")
+    assert build.status == Status.BUILD_FAILED and not build.evaluator_error
+    correct = ProgramEvaluator(make_task(tmp_path, SQUARE_EVALUATOR), sandbox).evaluate(PROGRAM)
+    assert correct.status == Status.CORRECT and not correct.evaluator_error
+
+
+def test_missing_combined_score_without_a_scorer_is_the_evaluators_error(tmp_path, sandbox):
     task = make_task(tmp_path, 'def evaluate(p):\n    return {"speed": 2.0}\n')
     result = ProgramEvaluator(task, sandbox).evaluate(PROGRAM)
-    assert result.status == Status.WRONG
-    assert result.error == "evaluator returned no combined_score"
+    assert result.status == Status.ERROR and result.evaluator_error
+    assert result.error.startswith("the evaluator returned no combined_score and no scorer is set: ")
+    assert result.error.endswith("(speed)")
     assert result.metrics == {"speed": 2.0}
 
 
@@ -181,13 +240,17 @@ def test_result_counts_even_if_the_evaluator_leaves_a_thread_running(tmp_path, s
 
 def test_evaluator_that_cannot_be_loaded_is_an_error(tmp_path, sandbox):
     result = ProgramEvaluator(make_task(tmp_path, HOSTILE / "broken_syntax.py"), sandbox).evaluate(PROGRAM)
-    assert result.status == Status.ERROR
+    assert result.status == Status.ERROR and result.evaluator_error
     assert result.error.startswith("could not load the evaluator: SyntaxError")
+    failing_import = ProgramEvaluator(make_task(tmp_path, "import not_a_module_anywhere\n"), sandbox).evaluate(PROGRAM)
+    assert failing_import.evaluator_error
+    assert failing_import.error == ("could not load the evaluator: "
+                                    "ModuleNotFoundError: No module named 'not_a_module_anywhere'")
 
 
 def test_evaluator_without_evaluate_function_is_an_error(tmp_path, sandbox):
     result = ProgramEvaluator(make_task(tmp_path, "def score(p):\n    return {}\n"), sandbox).evaluate(PROGRAM)
-    assert result.status == Status.ERROR
+    assert result.status == Status.ERROR and result.evaluator_error
     assert "defines no evaluate(program_path)" in result.error
 
 
@@ -236,8 +299,32 @@ def test_scorer_named_in_the_task_file_is_loaded(tmp_path, sandbox):
 def test_scorer_failure_is_an_error_with_one_line(tmp_path, sandbox):
     result = ProgramEvaluator(make_task(tmp_path, SQUARE_EVALUATOR), sandbox,
                               scorer=lambda m: float("inf")).evaluate(PROGRAM)
-    assert result.status == Status.ERROR
+    assert result.status == Status.ERROR and result.evaluator_error
     assert "fitness inf" in result.error and "\n" not in result.error
+
+
+NO_SCORE_EVALUATOR = 'def evaluate(p):\n    return {"length": 12.5, "valid": 1, "note": "12 cities"}\n'
+
+
+def test_a_scorer_supplies_the_fitness_when_the_evaluator_returns_no_combined_score(tmp_path, sandbox):
+    (tmp_path / "scoring.py").write_text(
+        "def shorter_is_better(metrics):\n"
+        "    return {'fitness': -metrics['length'], 'descriptors': {'valid': metrics['valid']}}\n"
+    )
+    task = make_task(tmp_path, NO_SCORE_EVALUATOR).model_copy(update={"scorer": "scoring.py:shorter_is_better"})
+    result = ProgramEvaluator(task, sandbox).evaluate(PROGRAM)
+    assert result.status == Status.CORRECT, result.error
+    assert result.fitness == -12.5 and result.descriptors == {"valid": 1.0}
+    assert result.metrics == {"length": 12.5, "valid": 1.0} and "note: 12 cities" in result.feedback
+
+
+def test_a_failing_scorer_is_named_in_the_error(tmp_path, sandbox, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scoring.py").write_text("def score(metrics):\n    return {'value': metrics['length']}\n")
+    task = make_task(tmp_path, NO_SCORE_EVALUATOR).model_copy(update={"scorer": "scoring.py:score"})
+    result = ProgramEvaluator(task, sandbox).evaluate(PROGRAM)
+    assert result.status == Status.ERROR and result.evaluator_error
+    assert result.error == "scorer scoring.py:score returned a mapping without 'fitness' (keys: value)"
 
 
 def test_outcomes_without_a_result_map_to_readable_errors(tmp_path):

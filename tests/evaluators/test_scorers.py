@@ -67,6 +67,24 @@ def test_load_scorer_by_path_relative_to_the_task_folder(tmp_path):
     assert scorer({"speed": 3.0, "lines": 50.0}) == Score(2.5, {"lines": 50.0})
 
 
+def test_errors_of_a_loaded_scorer_name_it_as_the_user_would(tmp_path, monkeypatch):
+    (tmp_path / "tasks" / "x").mkdir(parents=True)
+    (tmp_path / "tasks" / "x" / "scorer.py").write_text("def score(m):\n    return m['length'] / m['cities']\n")
+    task_dir = tmp_path / "tasks" / "x"
+    monkeypatch.chdir(tmp_path)  # inside the working folder: a relative name
+    scorer = load_scorer(f"{task_dir / 'scorer.py'}:score", task_dir)
+    with pytest.raises(ScorerError) as info:
+        scorer({"length": 1.0, "cities": 0.0})
+    assert str(info.value) == "scorer tasks/x/scorer.py:score raised ZeroDivisionError: float division by zero"
+    with pytest.raises(ScorerError, match=r"^scorer tasks/x/scorer.py:score raised KeyError: 'length'$"):
+        load_scorer("scorer.py:score", task_dir)({"cities": 2.0})
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # outside the working folder: the absolute path
+    with pytest.raises(ScorerError, match=rf"^scorer {task_dir / 'scorer.py'}:score returned fitness inf"):
+        load_scorer("scorer.py:score", task_dir)({"length": float("inf"), "cities": 1.0})
+
+
 def test_load_scorer_by_absolute_path(tmp_path):
     path = tmp_path / "s.py"
     path.write_text("def f(m):\n    return 7\n")

@@ -16,9 +16,9 @@ from sandbox import DockerSandbox, ProcessSandbox, SandboxError, choose_sandbox
 from sandbox.base import Sandbox
 
 
-def docker_sandbox_or_skip() -> Sandbox:
+def docker_sandbox_or_skip() -> DockerSandbox:
     try:
-        return choose_sandbox("docker")[0]
+        return choose_sandbox("docker")[0].current  # the Docker backend itself, not its fallback wrapper
     except SandboxError as exc:
         message = f"!!! NO DOCKER DAEMON: the Docker sandbox tests did NOT run ({exc}) !!!"
         if os.environ.get("EVOFORGE_REQUIRE_DOCKER") == "1":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import DockerSandbox, Limits, ProcessSandbox, SandboxError, SandboxJob, choose_sandbox
+from sandbox import DockerSandbox, FallbackSandbox, Limits, ProcessSandbox, SandboxError, SandboxJob, choose_sandbox
 from sandbox import _docker_run
 from sandbox._docker_image import ensure_local_image, local_image_tar, runtime_paths
 from sandbox._docker_stream import FrameReader, StreamError, verify_report
@@ -48,7 +48,8 @@ def test_docker_sandbox_satisfies_the_protocol_and_names_its_image(docker_sandbo
     assert "evoforge-local:" in docker_sandbox.description
     assert all(isinstance(w, str) and "\n" not in w for w in docker_sandbox.warnings())
     sandbox, notice = choose_sandbox("auto")
-    assert isinstance(sandbox, DockerSandbox) and notice is None
+    assert isinstance(sandbox, FallbackSandbox) and isinstance(sandbox.current, DockerSandbox) and notice is None
+    assert sandbox.name == "docker" and sandbox.description == docker_sandbox.description
 
 
 def test_auto_falls_back_to_the_process_backend_with_a_notice_where_no_daemon_answers(monkeypatch, tmp_path):

@@ -17,6 +17,7 @@ from agent.config import TaskConfig, load_task
 
 TASKS = Path(__file__).resolve().parents[2] / "tasks"
 TASK_NAMES = ("tsp_anneal", "circle_packing")
+SUMMARY_METRICS = {"tsp_anneal": ("mean_length",), "circle_packing": ("sum_radii",)}
 
 
 def _load_evaluator(task: str) -> ModuleType:
@@ -61,9 +62,18 @@ def test_task_yaml_validates(name: str) -> None:
     assert task.program == TASKS / name / "initial.py"
     assert task.evaluator == TASKS / name / "evaluator.py"
     assert task.budget.evaluations == 40
-    assert task.search.strategy == "map_elites"
+    assert task.search.strategy == "pq"  # the README's recommended default
     assert task.llm.models == ()  # the built-in tuner runs without an API key
     assert len(task.description) > 200
+    assert task.summary_metrics == SUMMARY_METRICS[name]
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_summary_metrics_are_reported_by_the_evaluator(name: str) -> None:
+    result = _load_evaluator(name).evaluate(str(TASKS / name / "initial.py"))
+    assert not result.get("error"), result
+    for metric in load_task(TASKS / name / "task.yaml").summary_metrics:
+        assert isinstance(result[metric], float) and math.isfinite(result[metric])
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -101,10 +111,60 @@ def test_tsp_initial_program_scores_about_one(tsp: ModuleType) -> None:
     result = tsp.evaluate(str(TASKS / "tsp_anneal" / "initial.py"))
     assert not result.get("error"), result
     assert 0.9 < result["combined_score"] < 1.1
-    for key in ("mean_length", "best_length", "mean_gap_percent", "runtime_s"):
+    for key in ("mean_length", "best_length", "mean_gap_percent", "cpu_s", "wall_s"):
         assert isinstance(result[key], float) and math.isfinite(result[key])
-    assert result["runtime_s"] < tsp.TIME_ALLOWANCE_S
-    assert "instance 1" in result["summary"]
+    assert 0 < result["cpu_s"] < tsp.CPU_ALLOWANCE_S
+    assert "instance 1" in result["summary"] and "s of CPU per run" in result["summary"]
+
+
+def test_tsp_initial_quality_is_stable(tsp: ModuleType) -> None:
+    # The solver is seeded and the score counts CPU time, far below the allowance: two
+    # evaluations give the same tour lengths and the same score, whatever the machine's load.
+    first = tsp.evaluate(str(TASKS / "tsp_anneal" / "initial.py"))
+    second = tsp.evaluate(str(TASKS / "tsp_anneal" / "initial.py"))
+    assert first["mean_length"] == second["mean_length"]
+    assert first["combined_score"] == second["combined_score"]
+    assert first["mean_length"] == pytest.approx(sum(tsp.REFERENCE_LENGTHS.values()) / 3, abs=0.1)
+
+
+def _initial_with(prelude_of_print: str) -> str:
+    """The TSP initial program with a statement run just before it prints its tour."""
+    source = (TASKS / "tsp_anneal" / "initial.py").read_text(encoding="utf-8")
+    marker = '    print(json.dumps({"tour"'
+    assert source.count(marker) == 1
+    return source.replace(marker, f"    {prelude_of_print}\n{marker}")
+
+
+def test_tsp_score_ignores_wall_clock_time(tsp: ModuleType, tmp_path: Path) -> None:
+    # What a loaded machine does to a run: more wall-clock time for the same CPU work.
+    reference = tsp.evaluate(str(TASKS / "tsp_anneal" / "initial.py"))
+    slow = _program(tmp_path, _initial_with(f"__import__('time').sleep({tsp.CPU_ALLOWANCE_S + 0.5})"))
+    result = tsp.evaluate(slow)
+    assert not result.get("error"), result
+    assert result["wall_s"] > tsp.CPU_ALLOWANCE_S
+    assert result["combined_score"] == reference["combined_score"]
+
+
+def test_tsp_cpu_over_the_allowance_scales_the_score(tsp: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tsp, "CPU_ALLOWANCE_S", 0.01)
+    result = tsp.evaluate(str(TASKS / "tsp_anneal" / "initial.py"))
+    quality = sum(tsp.REFERENCE_LENGTHS[i] / length for i, length in _lengths(tsp, result).items()) / 3
+    assert result["combined_score"] == pytest.approx(quality * 0.01 / result["cpu_s"], rel=1e-4)  # lengths: 0.1
+    assert "over the 0.01 s allowance" in result["summary"]
+
+
+def _lengths(tsp: ModuleType, result: dict) -> dict[int, float]:
+    """Per-instance tour lengths as the evaluator's summary states them."""
+    found = re.findall(r"instance (\d+): length ([\d.]+)", result["summary"])
+    assert len(found) == len(tsp.RUNS)
+    return {int(i): float(length) for i, length in found}
+
+
+def test_tsp_cpu_limit_stops_a_busy_program(tsp: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tsp, "CPU_LIMIT_S", 1)
+    result = tsp.evaluate(_program(tmp_path, "while True:\n    pass\n"))
+    assert result["combined_score"] == 0.0
+    assert "used more than the limit of 1 s of CPU time" in result["error"]
 
 
 def test_tsp_broken_program_is_rejected(tsp: ModuleType, tmp_path: Path) -> None:
@@ -147,7 +207,7 @@ def test_tsp_slow_program_times_out(tsp: ModuleType, tmp_path: Path, monkeypatch
     monkeypatch.setattr(tsp, "RUN_TIMEOUT_S", 0.5)
     result = tsp.evaluate(_program(tmp_path, "import time\ntime.sleep(30)\n"))
     assert result["combined_score"] == 0.0
-    assert "timed out" in result["error"]
+    assert "did not finish within 0.5 s of wall-clock time" in result["error"]
 
 
 def test_tsp_program_runs_in_a_private_folder(tsp: ModuleType, tmp_path: Path) -> None:
@@ -179,6 +239,18 @@ def test_circles_initial_program_is_valid(circles: ModuleType) -> None:
     assert result["combined_score"] > 0.5
     assert result["combined_score"] == pytest.approx(result["sum_radii"] / 2.635)
     assert "sum of radii" in result["summary"]
+    assert 0 < result["cpu_s"] < circles.CPU_LIMIT_S and result["wall_s"] > 0
+    again = circles.evaluate(str(TASKS / "circle_packing" / "initial.py"))
+    assert again["sum_radii"] == result["sum_radii"]  # a construction: the same packing every time
+
+
+def test_circles_cpu_limit_stops_a_busy_program(
+    circles: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(circles, "CPU_LIMIT_S", 1)
+    result = circles.evaluate(_program(tmp_path, "while True:\n    pass\n"))
+    assert result["combined_score"] == 0.0
+    assert "used more than the limit of 1 s of CPU time" in result["error"]
 
 
 def test_circles_valid_packing_scores_its_sum(circles: ModuleType, tmp_path: Path) -> None:
@@ -257,3 +329,24 @@ def test_circles_forged_score_does_not_count(circles: ModuleType, tmp_path: Path
     # A final non-JSON line claiming a score is not an answer at all.
     result = circles.evaluate(_printing(tmp_path, forged, "print('combined_score: 99')\n"))
     assert result["combined_score"] == 0.0 and "not JSON" in result["error"]
+
+
+# ---------------------------------------------------------------- the demo, end to end
+
+
+def test_tsp_demo_summary_shows_the_tour_length(tsp: ModuleType, tmp_path: Path) -> None:
+    from archives.records import Status
+    from archives.store import Store
+    from tests.e2e.helpers import only_run, run_agent
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    done = run_agent("evolve", str(TASKS / "tsp_anneal" / "task.yaml"), "--evaluations", "3", "--store", url,
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    initial = sum(tsp.REFERENCE_LENGTHS.values()) / len(tsp.REFERENCE_LENGTHS)
+    row = next(line for line in done.stderr.splitlines() if "mean_length" in line)
+    assert f"initial {initial:.6g} -> best " in row
+    run = only_run(url).run
+    assert run.config["summary_metrics"] == ["mean_length"]  # stored with the run
+    with Store(url) as store:
+        assert {p.status for p in store.programs(run.id)} <= {Status.CORRECT, Status.DUPLICATE}
