@@ -33,9 +33,9 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from agent.failures import RunFailed
+from agent.loop_state import Evaluator, LoopState, Reporter, SilentReporter
 from agent.proposal_limits import ProposalLimits
 from agent.proposers import BudgetExceeded, Proposal, Proposer, TunerProposer
 from archives.novelty import NoveltyIndex
@@ -47,63 +47,9 @@ from evaluators.result import EvalResult
 from sandbox.base import SandboxError, SandboxUnavailable
 
 
-class Evaluator(Protocol):
-    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
-        ...
-
-
-class Reporter(Protocol):
-    """Receives progress events; the CLI draws them, tests may record them."""
-
-    def evaluated(self, program: Program, state: "LoopState") -> None:
-        ...
-
-    def message(self, text: str) -> None:
-        ...
-
-
-class SilentReporter:
-    def evaluated(self, program: Program, state: "LoopState") -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
-
-
-@dataclass
-class LoopState:
-    """Counters the loop keeps while it runs (the store holds the truth)."""
-
-    budget: int
-    evaluated: int = 0
-    reserved: int = 0  # proposals under way or queued that may become evaluations
-    proposing: int = 0  # proposals under way (the rest of `reserved` is queued or being evaluated)
-    best_fitness: float | None = None
-    spent: float = 0.0
-    started: float = 0.0
-    stop_reason: str | None = None
-    fruitless: int = 0  # proposals in a row that produced nothing to evaluate
-
-    @property
-    def evals_per_minute(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return 60.0 * self.evaluated / elapsed if elapsed > 0 else 0.0
-
-
 _FRUITLESS_LIMIT = 40
-
-
-class _RecordingEvaluator:
-    """The loop's evaluator, keeping each result by source: start() reads whose fault a failure was."""
-
-    def __init__(self, inner: Evaluator) -> None:
-        self.inner = inner
-        self.results: dict[str, EvalResult] = {}
-
-    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
-        result = self.inner.evaluate(source, label=label)
-        self.results[source] = result
-        return result
+JUDGE_ERROR = "judge error:"  # how a program the evaluator failed on is stored (Controller._judge_error)
+JUDGE_ERROR_STREAK = 5  # judge errors in a row that stop the run: the evaluator, not the programs, is broken
 
 
 @dataclass(frozen=True)
@@ -145,6 +91,7 @@ class Controller:
         self._limits = ProposalLimits(wall_seconds, lambda: self.state.started)
         self._told = asyncio.Event()
         self._snapshot_at = float("-inf")
+        self._judge_streak = 0  # judge errors in a row: the evaluator itself is broken past JUDGE_ERROR_STREAK
 
     # ----- setup -------------------------------------------------------------------------
 
@@ -153,7 +100,7 @@ class Controller:
         self.state.started = time.monotonic()
         programs = self._store.programs(self._run_id, order="evaluated")
         evaluated = [p for p in programs if p.status in Status.EVALUATED]
-        self._strategy.rebuild(evaluated)
+        self._strategy.rebuild([p for p in evaluated if not _is_judge_error(p)])  # as _judge_error left them
         repeats = sum(max(0, int(p.metrics.get(FITNESS_EVALS, 1)) - 1) for p in evaluated)
         self.state.evaluated = len(evaluated) + repeats
         if self._novelty is not None:
@@ -182,21 +129,17 @@ class Controller:
             self._reporter.message(f"the initial program did not pass: {initial.error or initial.status}")
 
     async def _evaluate_pending(self, pending: list[Program]) -> dict[str, EvalResult]:
-        """Evaluate stored pending programs, at most `evaluation_workers` at once; their results by source."""
-        recorder = _RecordingEvaluator(self._evaluator)
+        """Evaluate stored pending programs, at most `evaluation_workers` at once; their results by source
+        (start() reads whose fault a failure of the initial program was)."""
         slots = asyncio.Semaphore(max(1, self._evaluation_workers))
+        results: dict[str, EvalResult] = {}
 
         async def one(program: Program) -> None:
             async with slots:
-                await self._evaluate(program)
+                results[program.source] = (await self._evaluate(program))[1]
 
-        self._evaluator = recorder
-        try:
-            await asyncio.gather(*(one(p) for p in pending))
-        finally:
-            if self._evaluator is recorder:
-                self._evaluator = recorder.inner
-        return recorder.results
+        await asyncio.gather(*(one(p) for p in pending))
+        return results
 
     def _check_initial(self, initial: Program, result: EvalResult) -> None:
         """Stop a run that cannot do its job from the initial program's result (RunFailed).
@@ -376,8 +319,12 @@ class Controller:
             finally:
                 self.state.reserved -= 1
 
-    async def _evaluate(self, program: Program, repeat: bool = False) -> Program:
+    async def _evaluate(self, program: Program, repeat: bool = False) -> tuple[Program, EvalResult]:
+        """Evaluate, store and tell; returns the stored program and the evaluator's result."""
         result = await self._sandboxed(program)
+        if result.evaluator_error and program.parent_id is not None:  # the initial one: start() stops the run
+            return self._judge_error(program, result, repeat), result
+        self._judge_streak = 0
         if repeat:
             done = self._store.add_attempt(program.id, result)
         else:
@@ -390,6 +337,33 @@ class Controller:
         self._update_best(None if repeat else done)
         self._told.set()
         self._reporter.evaluated(done, self.state)
+        return done, result
+
+    def _judge_error(self, program: Program, result: EvalResult, repeat: bool) -> Program:
+        """The evaluator failed, not the program: stored as an error saying so, and the strategy
+        only releases what it reserved for it (`discard`), so no parent is marked as failing."""
+        error = result.error or result.status
+        error = error if error.startswith(JUDGE_ERROR) else f"{JUDGE_ERROR} {error}"
+        if repeat:
+            done = self._store.get_program(program.id)  # its earlier attempts stand
+        else:
+            stored = replace(result, status=Status.ERROR, fitness=None, error=error)
+            done = self._store.finish_program(program.id, stored)
+        discard = getattr(self._strategy, "discard", None)
+        if discard is not None:
+            if repeat:
+                discard(ProposalRequest(parent=program, reevaluate=True, island=program.island))
+            else:
+                discard(ProposalRequest(parent=self._store.get_program(program.parent_id), island=program.island))
+        self.state.judge_errors += 1
+        self.state.evaluated += 1
+        self._save_snapshot()
+        self._told.set()
+        self._reporter.message(f"{error} (program {program.id[:8]}; not counted against it)")
+        self._reporter.evaluated(done, self.state)
+        self._judge_streak += 1
+        if self._judge_streak >= JUDGE_ERROR_STREAK:
+            raise RunFailed(f"the evaluator failed on {self._judge_streak} programs in a row, the last with: {error}")
         return done
 
     async def _sandboxed(self, program: Program) -> EvalResult:
@@ -434,6 +408,10 @@ class Controller:
             self.state.best_fitness = best.fitness if best else None
         elif program.is_correct and (self.state.best_fitness is None or program.fitness > self.state.best_fitness):
             self.state.best_fitness = program.fitness
+
+
+def _is_judge_error(program: Program) -> bool:
+    return program.status == Status.ERROR and (program.error or "").startswith(JUDGE_ERROR)
 
 
 def _new_id() -> str:

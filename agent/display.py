@@ -90,6 +90,9 @@ def summary_table(outcome) -> Table:
     table.add_row("status", f"{outcome.status}: {outcome.stop_reason}")
     table.add_row("evaluated", str(summary.evaluated))
     table.add_row("by status", _counts(summary.counts))
+    if getattr(outcome, "judge_errors", 0):
+        table.add_row("judge errors", f"{outcome.judge_errors} (the evaluator's fault: stored as error, not counted "
+                                      "against the programs)")
     initial = outcome.initial
     if initial is not None:
         table.add_row("initial fitness", _fitness(initial))

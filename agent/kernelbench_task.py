@@ -30,11 +30,12 @@ import ast
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from agent.config import ConfigError
-from agent.kernelbench_shapes import MIN_VARIED, ODD_RULES, ProblemShapes
+from agent.kernelbench_shapes import MIN_VARIED, ProblemShapes
 from agent.reference_probe import ProbeAnswer, ReferenceProbe
+from evaluators.kernel import further_shapes
 
 MAX_INPUTS = 1 << 16
 """Input elements aimed at for the CPU shape (65,536): Triton's interpreter runs every candidate
@@ -168,40 +169,21 @@ class _Search:
                "that runs could be made (sizes written as numbers inside the file's functions cannot be changed)")
         return shape, mapping, answer, why
 
-    def _scopes(self, base: dict[int, int]) -> list[tuple[str, Callable[[int], bool]]]:
-        """Which sizes a further shape varies, tried in turn: all of them first; varying a group
-        count or a pooled dimension too can make a shape the operator refuses, so then fewer."""
-        scopes: list[tuple[str, Callable[[int], bool]]] = [
-            ("every size", lambda v: True),
-            ("sizes of 16 or more", lambda v: base.get(v, v) >= 16),
-            ("the shrunk sizes", lambda v: base.get(v, v) != v),
-        ]
-        alone = sorted((v for v in self.shapes.leaves if self.shapes.shrinkable(v)), key=lambda v: -base.get(v, v))
-        return scopes + [(f"only the size written {w}", lambda v, w=w: v == w) for w in alone]
-
     def odd_shapes(self, cpu: dict[str, Any], base: dict[int, int]) -> tuple[tuple[dict[str, Any], ...], str]:
         if not self.shapes.leaves:
             return (), "the shape cannot be varied: no integer constant of the file drives the inputs"
         kept: list[dict[str, Any]] = []
         errors: list[str] = []
-        seen = {_key(cpu)}
-        for scope, vary in self._scopes(base):
-            for k, (label, _, _) in enumerate(ODD_RULES):
-                mapping = self.shapes.odd_mapping(base, k, vary)
-                shape = self.shapes.shape_for(mapping)
-                wanted = self.shapes.values_under(mapping)
-                for name in cpu:  # the judge lays an odd shape over the CPU shape: name every one of its sizes
-                    shape.setdefault(name, _plain(wanted.get(name, cpu[name])))
-                if _key(shape) in seen or len(errors) >= MAX_ODD_FAILURES:
-                    continue
-                seen.add(_key(shape))
-                answer = self.ask(shape, HARD_MAX_INPUTS)
-                if answer.ok and answer.ran:
-                    kept.append(shape)
-                    if len(kept) == ODD_SHAPES:
-                        return tuple(kept), ""
-                else:
-                    errors.append(f"{_shown(shape)} ({label}, {scope}): {answer.error or 'too big to run'}")
+        for shape, label, scope in further_shapes.candidates(self.shapes, cpu, base):
+            if len(errors) >= MAX_ODD_FAILURES:
+                break
+            answer = self.ask(shape, HARD_MAX_INPUTS)
+            if answer.ok and answer.ran:
+                kept.append(shape)
+                if len(kept) == ODD_SHAPES:
+                    return tuple(kept), ""
+            else:
+                errors.append(f"{_shown(shape)} ({label}, {scope}): {answer.error or 'too big to run'}")
         if not errors and not kept:
             return (), (f"the shape cannot be varied: no size of at least {MIN_VARIED} (nor a shrunk one) drives the "
                         "inputs")

@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from agent.redact import redact
 from archives.records import Program
 
 __all__ = ["PromptBuilder", "PromptContext", "PromptError"]
@@ -109,7 +110,7 @@ class PromptBuilder:
                 _program_view(p, *_head(p.source, self._max_inspiration), 0) for p in ctx.inspirations
             ],
             "previous_errors": [
-                _middle(e.strip(), _MAX_ERROR_CHARS) for e in ctx.previous_errors[:_MAX_ERRORS] if e.strip()
+                _middle(redact(e.strip()), _MAX_ERROR_CHARS) for e in ctx.previous_errors[:_MAX_ERRORS] if e.strip()
             ],
             "evolve": "EVOLVE-BLOCK-START" in parent.source,
         }
@@ -148,9 +149,9 @@ def _program_view(program: Program, source: str, cut_lines: int, max_feedback: i
         "cut_lines": cut_lines,
         "status": program.status,
         "fitness": _number(program.fitness) if program.is_correct else None,
-        "metrics": [(name, _number(value)) for name, value in sorted(program.metrics.items())],
-        "error": (program.error or "").strip(),
-        "feedback": _tail(program.feedback.strip(), max_feedback) if max_feedback else "",
+        "metrics": [(name, redact(_number(value))) for name, value in sorted(program.metrics.items())],
+        "error": redact((program.error or "").strip()),
+        "feedback": _tail(redact(program.feedback.strip()), max_feedback) if max_feedback else "",
         "generation": program.generation,
     }
 

@@ -55,6 +55,7 @@ class RunOutcome:
     best: Program | None
     seconds: float
     signal: int | None = None  # what stopped it: signal.SIGINT or signal.SIGTERM
+    judge_errors: int = 0  # evaluations this session that failed on the evaluator's side (stored as "judge error:")
 
     @property
     def exit_code(self) -> int:
@@ -266,6 +267,7 @@ def _run_session(
             best=best[0] if best else None,
             seconds=time.monotonic() - started,
             signal=signum,
+            judge_errors=controller.state.judge_errors,
         )
 
 

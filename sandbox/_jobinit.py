@@ -2,9 +2,11 @@
 
 Run by the process backend as `python -I -S _jobinit.py CONFIG_JSON ARGV...`, usually as pid 1
 of a fresh PID, network and mount namespace (made by `unshare`). In order it: joins the job's
-cgroups, makes every mount but the job's working directory read-only and gives the job a
-private /dev/shm, then forks the job, which sets its resource limits, drops every capability
-(bounding, inheritable, ambient; no-new-privs) and execs the argv. It reaps every process
+cgroups, puts the working directory on a tmpfs owned by the job's user, covers home folders
+and secrets (the plan comes from `sandbox._hide`), makes every mount but the working directory
+read-only and gives the job a private /dev/shm, then forks the job, which sets its resource
+limits, drops every capability (bounding, inheritable, ambient; no-new-privs), becomes the
+job's unprivileged user where one is given, and execs the argv. It reaps every process
 that ends (it is the namespace's init) until the job itself ends, writes one JSON line saying
 how (`{"exit": N}` or `{"signal": N}`) to the status descriptor, and exits; when pid 1 of a
 PID namespace exits, the kernel kills whatever the job left behind. If the lifeline pipe
@@ -21,6 +23,7 @@ import re
 import resource
 import select
 import signal
+import stat
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -69,13 +72,16 @@ def _read_tree(root):
     return found
 
 
-def scratch_on_tmpfs(workdir, size_mb):
-    """Put the working directory on a tmpfs of `size_mb` (its files copied over): the job may
-    not write more than that in total, and what it writes counts against its memory cgroup.
-    Returns False (nothing changed) where the tmpfs cannot be mounted."""
+def scratch_on_tmpfs(workdir, size_mb, owner=None):
+    """Put the working directory on a tmpfs of `size_mb` (its files copied over, owned by
+    `owner` (uid, gid) if given): the job may not write more than that in total, and what it
+    writes counts against its memory cgroup. Returns False (nothing changed) where the tmpfs
+    cannot be mounted."""
     content = _read_tree(workdir)
-    data = ("mode=700,size=%dm" % size_mb).encode()
-    if _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, data) != 0:
+    options = "mode=700,size=%dm" % size_mb
+    if owner is not None:
+        options += ",uid=%d,gid=%d" % tuple(owner)
+    if _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()) != 0:
         return False
     for name, value in sorted(content.items()):
         path = os.path.join(workdir, name)
@@ -84,20 +90,67 @@ def scratch_on_tmpfs(workdir, size_mb):
         else:
             with open(path, "wb") as f:
                 f.write(value)
+        if owner is not None:
+            os.chown(path, *owner)
     return True
 
 
-def make_read_only(workdir, shm_mb):
-    """Everything read-only but the working directory (a tmpfs of `shm_mb` where possible); a
-    private /dev/shm. Returns failures."""
+def _inside(path, folder):
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def hide(covers, exposes):
+    """Cover each path of `covers` (deepest first; a folder with an empty tmpfs, a file with
+    /dev/null), then bind each of `exposes` that a cover hid back at its place. Returns failures."""
+    failures, held = [], {}
+    for path, is_dir in covers:
+        for e in exposes:  # grab what must stay reachable before it is covered
+            if e not in held and _inside(e, path):
+                held[e] = os.open(e, os.O_PATH | os.O_CLOEXEC)
+        if is_dir:
+            ok = _libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=755,size=1m") == 0
+        else:
+            ok = _libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None) == 0
+        if not ok:
+            failures.append("cover %s: %s" % (path, _errno_text()))
+    for e in sorted(held, key=lambda p: p.count("/")):
+        fd = held.pop(e)
+        try:
+            if not os.path.lexists(e):  # make its mount point inside the cover
+                os.makedirs(os.path.dirname(e), mode=0o755, exist_ok=True)
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    os.mkdir(e, 0o755)
+                else:
+                    os.close(os.open(e, os.O_WRONLY | os.O_CREAT, 0o644))
+            source = ("/proc/self/fd/%d" % fd).encode()
+            if _libc.mount(source, e.encode(), None, MS_BIND | MS_REC, None) != 0:
+                failures.append("expose %s: %s" % (e, _errno_text()))
+        except OSError as exc:
+            failures.append("expose %s: %s" % (e, exc))
+        finally:
+            os.close(fd)
+    return failures
+
+
+def make_read_only(workdir, shm_mb, owner=None, covers=(), exposes=()):
+    """Everything read-only but the working directory (a tmpfs of `shm_mb` where possible,
+    owned by `owner`); `covers` hidden but `exposes` (see `hide`); a private /dev/shm.
+    Returns failures; raises OSError where hiding failed (the job must not run then)."""
     failures = []
-    snapshot = _mounts()
     wd = workdir.encode()
-    if not scratch_on_tmpfs(workdir, shm_mb) and _libc.mount(wd, wd, None, MS_BIND | MS_REC, None) != 0:
+    if not scratch_on_tmpfs(workdir, shm_mb, owner) and _libc.mount(wd, wd, None, MS_BIND | MS_REC, None) != 0:
         return ["bind %s: %s" % (workdir, _errno_text())]
+    os.umask(0o022)
+    hidden = hide(covers, exposes)
+    if hidden:
+        raise OSError("cannot hide host files: " + "; ".join(hidden[:3]))
+    snapshot = _mounts()
+    shadowed = [c for c, is_dir in covers if is_dir]
     for point, options in snapshot:
         if "ro" in options or point == workdir or point.startswith(_KEEP_WRITABLE):
             continue
+        if any(_inside(point, c) for c in shadowed) and not any(point == e or _inside(point, e) for e in exposes):
+            continue  # under a cover: out of the job's reach
         flags = MS_REMOUNT | MS_BIND | MS_RDONLY
         for opt in options:
             flags |= _OPTION_FLAGS.get(opt, 0)
@@ -118,20 +171,37 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-def drop_capabilities():
-    """Empty every capability set of this process and forbid gaining any back; raises OSError."""
+def switch_user(user):
+    """Become `user` (uid, gid), with no supplementary groups; raises OSError."""
+    uid, gid = user
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def drop_capabilities(user=None):
+    """Empty every capability set of this process (becoming `user` (uid, gid) on the way, if
+    given) and forbid gaining any back; raises OSError."""
     with open("/proc/sys/kernel/cap_last_cap") as f:
         last = int(f.read())
     for cap in range(last + 1):
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
             raise OSError(ctypes.get_errno(), "cannot drop capability %d: %s" % (cap, _errno_text()))
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    failed = None
+    if user:
+        try:
+            switch_user(user)
+        except OSError as exc:
+            failed = exc  # the capabilities go all the same; then say so
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
     if _libc.capset(ctypes.byref(header), data) != 0:
         raise OSError(ctypes.get_errno(), "capset: " + _errno_text())
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "no_new_privs: " + _errno_text())
+    if failed is not None:
+        raise OSError(failed.errno, "cannot become uid %d: %s" % (user[0], failed.strerror))
 
 
 def _capability_sets():
@@ -146,14 +216,23 @@ def probe(config):
         report["cgroups"] = True
     except OSError as exc:
         report["cgroups"] = str(exc)
-    report["readonly"] = make_read_only(config["workdir"], 1) if config.get("readonly") else ["not asked"]
+    user = config.get("user")
+    if config.get("readonly"):
+        try:
+            report["readonly"] = make_read_only(config["workdir"], 1, user, config.get("covers", ()),
+                                                config.get("exposes", ()))
+            report["hidden"] = True
+        except OSError as exc:
+            report["readonly"], report["hidden"] = [], str(exc)
+    else:
+        report["readonly"] = ["not asked"]
     report["write_blocked"] = not os.access("/", os.W_OK)
     try:
-        drop_capabilities()
-        sets = _capability_sets()
-        report["caps_dropped"] = all(int(v, 16) == 0 for v in sets.values())
+        drop_capabilities(user)
     except OSError as exc:
-        report["caps_dropped"] = str(exc)
+        report["drop_error"] = str(exc)
+    report["caps_dropped"] = all(int(v, 16) == 0 for v in _capability_sets().values()) or report.get("drop_error")
+    report["job_user"] = [os.getuid(), os.getgid()]
     try:
         with open("/proc/net/dev") as f:
             report["interfaces"] = [ln.split(":")[0].strip() for ln in f.readlines()[2:]]
@@ -163,12 +242,19 @@ def probe(config):
 
 
 def _child(config, argv):
+    status_fd, user = config["status_fd"], config.get("user")
     try:
-        os.close(config["status_fd"])
         for name, value in config.get("rlimits", {}).items():
             resource.setrlimit(getattr(resource, name), (value, value))
         if config.get("drop_caps"):
-            drop_capabilities()
+            drop_capabilities(user)
+        elif user:
+            switch_user(user)
+    except (OSError, ValueError) as exc:
+        os.write(status_fd, (json.dumps({"setup_error": "limits or user: %s" % exc}) + "\n").encode())
+        os._exit(125)
+    os.close(status_fd)
+    try:
         os.chdir(config["workdir"])
         os.execvp(argv[0], argv)
     except OSError as exc:
@@ -213,7 +299,8 @@ def main():
     try:
         join_cgroups(config.get("cgroups", ()))
         if config.get("readonly"):
-            make_read_only(config["workdir"], config.get("shm_mb", 64))
+            make_read_only(config["workdir"], config.get("shm_mb", 64), config.get("user"),
+                           config.get("covers", ()), config.get("exposes", ()))
     except OSError as exc:
         os.write(status_fd, (json.dumps({"setup_error": str(exc)}) + "\n").encode())
         return 125

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 
 from sandbox._cgroup import JobCgroup, _Hierarchy, find_hierarchies, remove_stale_groups
+from sandbox._hide import mount_plan
 
 _NS_FLAGS = ("--pid", "--fork", "--kill-child", "--mount-proc")
 
@@ -29,18 +30,21 @@ class Support:
     hierarchies: dict[str, _Hierarchy] = field(default_factory=dict)
     memory_cgroup: bool = False
     pids_cgroup: bool = False
+    user: tuple[int, int] | None = None  # (uid, gid) jobs run as; None: the controller's own
+    hides: bool = False  # home folders and secrets covered (sandbox._hide)
     warnings: tuple[str, ...] = ()
 
 
-_cache: dict[tuple[str, str], Support] = {}
+_cache: dict[tuple, Support] = {}
 _lock = threading.Lock()
 
 
-def probe_support(python: str, init: str) -> Support:
-    key = (python, init)
+def probe_support(python: str, init: str, user: tuple[int, int] | None = None) -> Support:
+    """`user`: the (uid, gid) jobs should run as; only root can switch to it (None: own user)."""
+    key = (python, init, user)
     with _lock:
         if key not in _cache:
-            _cache[key] = _probe(python, init)
+            _cache[key] = _probe(python, init, user if os.geteuid() == 0 else None)
         return _cache[key]
 
 
@@ -57,10 +61,13 @@ def _variants() -> list[tuple[str, ...]]:
     ]
 
 
-def _run_probe(prefix: tuple[str, ...], python: str, init: str, workdir: str) -> dict | None:
+def _run_probe(prefix: tuple[str, ...], python: str, init: str, workdir: str,
+               user: tuple[int, int] | None) -> dict | None:
     mount_ns = "--mount-proc" in prefix
     # Never ask for read-only mounts without a private mount namespace: that would be the host's.
-    config = {"probe": True, "workdir": workdir, "readonly": mount_ns, "cgroups": []}
+    config = {"probe": True, "workdir": workdir, "readonly": mount_ns, "cgroups": [], "user": user}
+    if mount_ns:
+        config.update(mount_plan((), workdir, python, *(user or (os.geteuid(), os.getegid()))))
     argv = [*prefix, python, "-I", "-S", init, json.dumps(config)]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=20, stdin=subprocess.DEVNULL, cwd=workdir)
@@ -74,12 +81,12 @@ def _run_probe(prefix: tuple[str, ...], python: str, init: str, workdir: str) ->
         return None
 
 
-def _probe(python: str, init: str) -> Support:
+def _probe(python: str, init: str, user: tuple[int, int] | None) -> Support:
     warnings: list[str] = []
     workdir = tempfile.mkdtemp(prefix="evoforge-probe-")
     try:
         for prefix in _variants():
-            report = _run_probe(prefix, python, init, os.path.realpath(workdir))
+            report = _run_probe(prefix, python, init, os.path.realpath(workdir), user)
             if report is not None:
                 break
         else:
@@ -92,6 +99,8 @@ def _probe(python: str, init: str) -> Support:
     mount_fails = report.get("readonly") or []
     readonly = "--mount-proc" in prefix and bool(report.get("write_blocked"))
     caps = report.get("caps_dropped") is True
+    hides = readonly and report.get("hidden") is True
+    switched = user is not None and report.get("job_user") == list(user)
     if not pid_ns:
         warnings.append("process backend: no PID namespace here; processes a job leaves behind (setsid, "
                         "double fork) are killed only through its cgroup, if there is one")
@@ -99,15 +108,23 @@ def _probe(python: str, init: str) -> Support:
         warnings.append("process backend: no network namespace here; candidates can reach the network")
     if not readonly:
         warnings.append("process backend: no private read-only view of the file system here; "
-                        "jobs can write wherever their user can")
+                        "jobs can write wherever their user can, and read home folders and secrets")
+    elif not hides:
+        warnings.append(f"process backend: home folders and secrets cannot be hidden here ({report.get('hidden')}); "
+                        "secrets on disk stay readable to jobs")
     elif mount_fails:
         warnings.append(f"process backend: {len(mount_fails)} mount(s) stay writable for jobs: "
                         + "; ".join(mount_fails[:3]))
     if not caps:
         warnings.append("process backend: cannot drop capabilities here; a candidate may reach the "
                         "harness's result channel and forge a result")
-    if os.geteuid() == 0 or report.get("uid") == 0:
-        warnings.append("process backend: jobs run as uid 0 (without capabilities where dropped); "
+    if os.geteuid() != 0:
+        warnings.append(f"process backend: not running as root, so jobs run as this user (uid {os.geteuid()}), "
+                        "with no process limit of their own without a pids cgroup; files this user may read "
+                        "outside the hidden folders, secrets on disk included, stay readable to them")
+    elif not switched:
+        reason = report.get("drop_error")
+        warnings.append(f"process backend: jobs run as uid 0 (could not switch to {user}: {reason}); "
                         "files only root may read, secrets on disk included, stay readable to them")
 
     hierarchies = find_hierarchies()
@@ -116,8 +133,11 @@ def _probe(python: str, init: str) -> Support:
     pids = _cgroup_works(hierarchies, "pids")
     if not memory:
         warnings.append("process backend: no writable memory cgroup; memory is limited per process "
-                        "by RLIMIT_AS only, and not at all for GPU jobs")
-    if not pids:
+                        "by RLIMIT_AS and RLIMIT_DATA only, and not at all for GPU jobs")
+    if not pids and switched:
+        warnings.append(f"process backend: no writable pids cgroup; the process limit is RLIMIT_NPROC of the "
+                        f"jobs' user (uid {user[0]}), shared by the jobs running at once")
+    elif not pids:
         warnings.append("process backend: no writable pids cgroup; the number of processes a job "
                         "starts is not limited")
     usable = {k: v for k, v in hierarchies.items() if (k == "memory" and memory) or (k == "pids" and pids)}
@@ -130,6 +150,8 @@ def _probe(python: str, init: str) -> Support:
         hierarchies=usable,
         memory_cgroup=memory,
         pids_cgroup=pids,
+        user=user if switched else None,
+        hides=hides,
         warnings=tuple(warnings),
     )
 

@@ -55,7 +55,8 @@ class SandboxJob:
     gpu: int | None = None  # GPU index the job may use; None: no GPU
     label: str = ""  # shown in logs (e.g. the program id)
     # Host files and folders the job reads (its evaluator, packages it imports): container
-    # backends mount them read-only at the same path; the process backend sees everything anyway.
+    # backends mount them read-only at the same path; the process backend keeps them readable
+    # where it hides their surroundings (sandbox/_hide.py).
     read_paths: tuple[str, ...] = ()
 
 

@@ -8,10 +8,16 @@ gaps listed by `warnings()`):
   namespace's init, so when it ends or is killed every process the job started dies with it,
   setsid and double forks included; the job sees no network but loopback;
 - every mount read-only except the working directory, and a private /dev/shm;
+- home folders and secrets hidden (/root, /home, /etc/shadow, /etc/ssh, /run/secrets, the
+  controller's working directory, the folders beside what the job reads: `sandbox._hide`);
+  what the job needs (its Python, `SandboxJob.read_paths`) stays readable;
+- an unprivileged user of its own when the controller is root: uid and gid 65534 (nobody), or
+  those in EVOFORGE_SANDBOX_USER ("uid" or "uid:gid"); otherwise the controller's own user;
 - no capabilities at all (bounding set emptied, no-new-privs), even when running as root;
 - a memory cgroup (covers all of the job's processes; an OOM kill is reported as "memory")
   and a pids cgroup (the process limit; it counts threads too). Without a memory cgroup,
-  RLIMIT_AS per process stands in (not for GPU jobs: CUDA reserves huge address ranges);
+  RLIMIT_AS and RLIMIT_DATA per process stand in (not for GPU jobs: CUDA reserves huge address
+  ranges); without a pids cgroup, RLIMIT_NPROC of the job's own user (so only as root);
 - RLIMIT_FSIZE (largest file) and RLIMIT_CORE 0; in the private mount namespace the working
   directory is a tmpfs of `limits.disk_mb`, which caps the total the job writes (and counts
   against its memory cgroup).
@@ -36,6 +42,8 @@ import time
 from pathlib import Path, PurePosixPath
 
 from sandbox._cgroup import JobCgroup
+from sandbox._hide import mount_plan
+from sandbox._jobuser import chown_tree, job_user, user_name
 from sandbox._probe import Support, probe_support
 from sandbox.base import SandboxError, SandboxJob, SandboxOutcome
 from sandbox.channel import ENV_VAR, MAX_RESULT_BYTES
@@ -54,15 +62,20 @@ class ProcessSandbox:
 
     name = "process"
 
-    def __init__(self, *, python: str = sys.executable) -> None:
+    def __init__(self, *, python: str = sys.executable, user: tuple[int, int] | None = None,
+                 hide: tuple[str, ...] = ()) -> None:
+        """`user`: (uid, gid) for jobs when running as root (default: `job_user()`); `hide`:
+        paths to hide from jobs on top of `sandbox._hide`'s."""
         self._python = python
+        self._user = tuple(user) if user is not None else job_user()
+        self._hide = tuple(hide)
         self._active: set[_Run] = set()
         self._active_lock = threading.Lock()
 
     @property
     def support(self) -> Support:
         """What isolation this machine allows (probed on first use, once per process)."""
-        return probe_support(self._python, _INIT)
+        return probe_support(self._python, _INIT, self._user)
 
     def warnings(self) -> list[str]:
         return list(self.support.warnings)
@@ -82,6 +95,15 @@ class ProcessSandbox:
         try:
             _write_files(workdir, job.files)
             (workdir / "tmp").mkdir(exist_ok=True)
+            if support.user is not None:
+                chown_tree(workdir, *support.user)
+            plan: dict = {}
+            if support.readonly:
+                owner = support.user or (os.geteuid(), os.getegid())
+                try:
+                    plan = mount_plan(job.read_paths, str(workdir), self._python, *owner, extra_hidden=self._hide)
+                except ValueError as exc:
+                    raise SandboxError(str(exc)) from None
             if support.hierarchies:
                 limits = job.limits
                 try:
@@ -92,7 +114,7 @@ class ProcessSandbox:
                     )
                 except OSError as exc:
                     raise SandboxError(f"cannot make the job's cgroup: {exc}") from None
-            run = _Run(job, workdir, support, cgroup, self._python)
+            run = _Run(job, workdir, support, cgroup, self._python, plan)
             with self._active_lock:
                 self._active.add(run)
             try:
@@ -145,10 +167,12 @@ def _write_files(workdir: Path, files: dict[str, str | bytes]) -> None:
             path.write_bytes(content)
 
 
-def _environment(job: SandboxJob, workdir: Path, result_fd: int) -> dict[str, str]:
+def _environment(job: SandboxJob, workdir: Path, result_fd: int, user: tuple[int, int] | None) -> dict[str, str]:
     env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
     env.setdefault("PATH", os.defpath)
     env.setdefault("LANG", "C.UTF-8")
+    if user is not None:  # getpass.getuser() (torch's caches) must work for a uid /etc/passwd may lack
+        env["USER"] = env["LOGNAME"] = user_name(user[0])
     env.update(job.env)
     env.update(
         HOME=str(workdir),
@@ -196,8 +220,10 @@ class _Capture:
 class _Run:
     """One job from start to finish: start it, read its pipes until it ends, say how it ended."""
 
-    def __init__(self, job: SandboxJob, workdir: Path, support: Support, cgroup: JobCgroup | None, python: str):
+    def __init__(self, job: SandboxJob, workdir: Path, support: Support, cgroup: JobCgroup | None, python: str,
+                 plan: dict):
         self.job, self.workdir, self.support, self.cgroup, self.python = job, workdir, support, cgroup, python
+        self.plan = plan  # what the job's mount namespace hides and shows (sandbox._hide)
         self.killed_reason: str | None = None
         self.result = bytearray()
         self.result_overflow = False
@@ -214,8 +240,12 @@ class _Run:
         limits, support = self.job.limits, self.support
         rlimits = {"RLIMIT_CORE": 0, "RLIMIT_FSIZE": limits.disk_mb * 1024 * 1024}
         if not support.memory_cgroup and self.job.gpu is None:
-            rlimits["RLIMIT_AS"] = limits.memory_mb * 1024 * 1024
+            rlimits["RLIMIT_AS"] = rlimits["RLIMIT_DATA"] = limits.memory_mb * 1024 * 1024
+        if not support.pids_cgroup and support.user is not None:  # counted per uid: only for a user of its own
+            rlimits["RLIMIT_NPROC"] = limits.max_processes
         config = {
+            "user": list(support.user) if support.user else None,
+            **self.plan,
             "workdir": str(self.workdir),
             "status_fd": status_fd,
             "result_fd": result_fd,
@@ -241,7 +271,7 @@ class _Run:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=_environment(self.job, self.workdir, result_w),
+                env=_environment(self.job, self.workdir, result_w, self.support.user),
                 cwd=self.workdir,
                 pass_fds=(result_w, status_w, lifeline_r),
                 start_new_session=True,

@@ -13,13 +13,21 @@ share the GPU for checks and hold it alone only to time, on every sandbox backen
   compiled (metric correctness_checked = 0). A task's scorer plugin, when set, makes the
   fitness from the judge's metrics instead (its descriptors join the built-in ones); a scorer
   that fails makes the result an error of the evaluator's (`evaluator_error`);
-- build_failed: not valid Python, or the candidate (or its first call) did not compile;
+- build_failed: not valid Python, or the candidate did not compile: at import (CUDA builds), at a
+  call (Triton's CompilationError; in Triton's interpreter, the errors the compiler would have
+  raised, compile_errors.py);
 - wrong: rejected by the policy, a correctness trial, the kernel check, timing or roofline
   checks, with the reason;
 - timeout: the job's or a stage's time limit; error: the candidate's process crashed, the
   reference failed, or the job ended without a verdict. A reference that fails (it does not
   load, or raises on a trial's inputs) is the task's fault, not the candidate's:
   `evaluator_error` is set, and on the initial program the run stops.
+
+A failure on the judge's side (faults.py: the reference failing, device busy, profiler, the GPU
+out of memory while the candidate held no more than its share) is judged once more when the GPU
+is free (its lock taken exclusively, then released), and if it happens again is returned with
+`evaluator_error` set. On CUDA each candidate's process gets a share of its GPU's memory
+(memory_share.py: 1 / the jobs that may share the GPU, at least 1/8).
 
 The reference's torch.compile time is measured once per evaluator, by one job at a time, and
 reused (speedup_vs_compile); device ceilings measured by a job are cached in a JSON file.
@@ -38,7 +46,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archives.records import Status
+from evaluators.kernel.compile_errors import BUILD_FAILED
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
+from evaluators.kernel.faults import is_judge_fault
+from evaluators.kernel.gpu_lock import GpuLock
+from evaluators.kernel.memory_share import share_for
 from evaluators.program.evaluator import syntax_error
 from evaluators.result import EvalResult, StageResult
 from evaluators.scorers import Score, ScorerError
@@ -82,6 +94,8 @@ class KernelEvaluator:
             "atol": kc.atol, "rtol": kc.rtol, "allow_ops": list(kc.allow_ops), "bytes": kc.bytes, "flops": kc.flops,
             "profile": cfg.profile, "compile_reference": kc.compile_reference,
             "ceilings_path": str(kc.ceilings or DEFAULT_CEILINGS),
+            # each candidate's share of its GPU's memory, by the jobs that may share it (memory_share.py)
+            "memory_share": share_for(-(-cfg.workers // len(gpus))) if self.device == "cuda" else None,
         }
         self._reference = str(Path(task.reference).resolve())
         # What a container backend must show the job, read-only: the judge's packages and the reference's folder.
@@ -109,8 +123,19 @@ class KernelEvaluator:
             stage = StageResult("compile", False, message=problem)
             return EvalResult(Status.BUILD_FAILED, error=problem, feedback=problem, stages=(stage,),
                               seconds=time.monotonic() - start)
+        result, gpu = self._judged(source, label)
+        if _judge_fault(result):  # not the candidate's: once more, when no other job uses the GPU
+            if gpu is not None:
+                with GpuLock(self._slots.lock_path(gpu)).exclusive():
+                    pass
+            result, _ = self._judged(source, label, gpu)
+        return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start})
+
+    def _judged(self, source: str, label: str, gpu: int | None = None) -> tuple[EvalResult, int | None]:
+        """One sandbox job judging the candidate (on `gpu`, or the next GPU round robin)."""
         options = self._job_options()
-        gpu = self._slots.pick() if self._slots else None
+        if gpu is None and self._slots:
+            gpu = self._slots.pick()
         read_paths = self._read_paths
         if gpu is not None:  # the judge shares the GPU for checks and holds it alone for timing (gpu_lock.py)
             options["gpu_lock"] = lock = self._slots.lock_path(gpu)
@@ -127,8 +152,7 @@ class KernelEvaluator:
             if options["compile_reference"]:
                 with self._lock:
                     self._compile_ref_asked = False  # answered (cached by _remember) or not: another job may ask
-        backend = outcome.backend or self._sandbox.name
-        return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start, "backend": backend})
+        return EvalResult(**{**result.__dict__, "backend": outcome.backend or self._sandbox.name}), gpu
 
     def _job_options(self) -> dict[str, Any]:
         """The judge's options for one job: the reference's torch.compile time is asked of one job at a time."""
@@ -165,10 +189,13 @@ class KernelEvaluator:
         feedback = _feedback(stages, text, failed)
         descriptors = {k: metrics[k] for k in KERNEL_DESCRIPTORS if k in metrics}
         if failed is not None:
-            status = _status_of(failed)
+            marked = next((s.get("status") for s in payload.get("stages", []) if not s.get("ok")), None)
+            status = Status.BUILD_FAILED if marked == BUILD_FAILED else _status_of(failed)
+            judge_fault = is_judge_fault(failed.name, failed.message)  # faults.py: never the candidate's
+            status = Status.ERROR if judge_fault else status
             error = f"{failed.name}: {failed.message}" if failed.message else f"stage {failed.name} failed"
             return EvalResult(status, metrics=metrics, descriptors=descriptors, feedback=feedback, error=error,
-                              stages=stages, evaluator_error=failed.message.startswith(_REFERENCE_FAULTS))
+                              stages=stages, evaluator_error=judge_fault)
         if self._scorer is not None:
             try:
                 score = self._scorer(dict(metrics))
@@ -224,15 +251,16 @@ def _no_result(outcome: Any, limits: Limits) -> str:
     return f"the judge's job exited without a verdict (exit code {outcome.exit_code})"
 
 
-_REFERENCE_FAULTS = ("the reference could not be loaded", "the reference failed on")
-"""Stage messages (judgement.py) of a reference that fails by itself, in the judge's process, where
-no candidate code runs: the task's fault (`evaluator_error`), not the candidate's. ("The reference
-ran slower beside the candidate" is the candidate's.)"""
+
+def _judge_fault(result: EvalResult) -> bool:
+    """Whether a result failed on the judge's side (faults.py): a stage, not the scorer."""
+    failed = next((s for s in result.stages if not s.ok), None)
+    return failed is not None and result.evaluator_error and is_judge_fault(failed.name, failed.message)
 
 
 def _status_of(stage: StageResult) -> str:
     message = stage.message
-    if message.startswith("no answer within"):
+    if message.startswith(("no answer within", "timing did not finish within")):
         return Status.TIMEOUT
     if message.startswith(("the reference", "the candidate's process was killed", "the candidate's process exited")):
         return Status.ERROR
@@ -247,7 +275,7 @@ def _feedback(stages: tuple[StageResult, ...], text: dict[str, str], failed: Sta
         parts.append(f"{failed.name} failed: {failed.message}")
         if failed.log.strip():
             parts.append(f"log (end):\n{failed.log.strip()[-1500:]}")
-    for key in ("worst_mismatch", "correctness", "timing", "profile", "notes"):
+    for key in ("worst_mismatch", "correctness", "shapes", "timing", "profile", "notes"):
         if text.get(key):
             parts.append(f"{key}: {text[key]}")
     parts.extend(f"{s.name}: {s.message}" for s in stages if s.ok and s.message and s.name in ("roofline", "kernels"))

@@ -72,7 +72,8 @@ def _sandboxed(language: str, folder: Path) -> dict:
                            str(folder / "reference.py"), "--candidate", "candidate.py", "--options", json.dumps(options)),
                      files={"candidate.py": (folder / "initial.py").read_text()},
                      env={"PYTHONPATH": str(ROOT), "EVOFORGE_KERNEL_SECRET": str(secrets.randbits(62))},
-                     limits=Limits(wall_seconds=240, memory_mb=32768, max_processes=256), gpu=0)
+                     limits=Limits(wall_seconds=240, memory_mb=32768, max_processes=256), gpu=0,
+                     read_paths=(str(ROOT / "evaluators"), str(ROOT / "sandbox"), str(folder)))
     outcome = box.run(job)
     return {"warnings": box.warnings(), "exit": outcome.exit_code, "killed": outcome.killed_reason,
             "result": decode_result(outcome.result), "stderr": outcome.stderr[-3000:]}

@@ -13,7 +13,8 @@ Stages, in order; the first that fails ends the judgement with `text["error"]` (
   (Triton compiles here); the guards (guards.py) then check nothing was tampered with;
 - correctness: `trials` trials at the benchmark shape (fresh secret seeds for inputs and
   weights, the task's input distributions in turn, the last one run twice with differently
-  poisoned memory), plus one per extra shape; every output compared here, in this process,
+  poisoned memory), plus one per extra shape (without any: two smaller shapes, not powers of two,
+  derived from the reference's sizes, where it runs at them); every output compared here, in this process,
   with the reference run in float64 (reference.py, correctness.py);
 - kernels (GPU): the profiler shows the candidate's own kernels ran, and no vendor library;
 - timing (GPU): reference and candidate interleaved in the candidate's process (timing.py),
@@ -65,6 +66,7 @@ class JudgeOptions:
     # -- additions beyond the first contract --
     shape: dict[str, Any] | None = None  # module-level constants of the reference to set (the benchmark shape)
     extra_shapes: list[dict[str, Any]] = field(default_factory=list)  # one more correctness trial each
+    derive_shapes: bool = True  # no extra_shapes: check two smaller shapes derived from the reference (further_shapes.py)
     distributions: list[dict[str, Any]] = field(default_factory=list)  # {scale, offset, edge} for later trials
     atol: float | None = None  # overrides the dtype table (correctness.py)
     rtol: float | None = None
@@ -75,6 +77,7 @@ class JudgeOptions:
     run_timeout: float = 300.0  # seconds for any other single request to the candidate's process
     gpu_lock: str | None = None  # the GPU's lock file (gpu_lock.py): shared for checks, exclusive for timing
     reference_drift: float = 0.10  # beside the candidate this much slower than alone: the time alone counts
+    memory_share: float | None = None  # CUDA: the share of GPU memory the candidate's process may hold (memory_share.py)
     python: str = sys.executable
 
 

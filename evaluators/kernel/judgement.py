@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from evaluators.kernel import correctness, profile, roofline, stats
 from evaluators.kernel.child import Child
+from evaluators.kernel.compile_errors import BUILD_FAILED, compile_message, is_compile_error
 from evaluators.kernel.gpu_lock import GpuLock
 from evaluators.kernel.inputs import derive_seed
 from evaluators.kernel.ipc import ProtocolError, Timeout
@@ -20,7 +22,7 @@ from evaluators.kernel.timing_rules import reference_time, time_of
 
 _VENDOR_KERNEL = re.compile(r"gemm|cutlass|cublas|cudnn|nvjet|xmma|fmha|flash|cufft|_fft|conv2d|implicit_convolve|"
                             r"magma|cusparse|sgemm|hgemm", re.IGNORECASE)
-_COMPILE_ERRORS = ("CompilationError", "CompileTimeAssertionFailure", "UnsupportedLanguageConstruct", "CalledProcessError")
+DERIVED_SHAPES = 2  # further shapes the judge checks when a task names none
 _GRAPH_BELOW_MS = 0.1  # CUDA-graph time is reported for candidates faster than this
 
 
@@ -36,6 +38,8 @@ class Judgement:
         self.spec_dtype = "float32"
         self.native_err = 0.0
         self.side_streams = 0  # streams besides the caller's that the profiled forward used
+        self.call_times: list[float] = []  # seconds of each checked call (the timing stage's deadline)
+        self.ref_times: list[float] = []  # seconds the reference's answers took, per trial (likewise)
         self.gpu = GpuLock(options.gpu_lock if self.cuda else None)
 
     # ----- the flow -----------------------------------------------------------------------
@@ -85,7 +89,8 @@ class Judgement:
     def _start_child(self) -> None:
         config = {"reference": str(Path(self.reference_path).resolve()),
                   "candidate": str(Path(self.candidate_path).resolve()), "device": self.options.device,
-                  "language": self.options.language, "compile_only": self.compile_only, "shape": self.options.shape}
+                  "language": self.options.language, "compile_only": self.compile_only, "shape": self.options.shape,
+                  "memory_share": self.options.memory_share}
         self.child_config = config
         self.child = Child(config, self.build_dir, self.options.python)
         self.child_env = self.child.env
@@ -113,8 +118,8 @@ class Judgement:
                 warm = self._request({"op": "warmup", "seed": derive_seed(options.seed, "warmup"),
                                       "wseed": derive_seed(options.seed, "weights", 0)}, options.compile_timeout,
                                      "during its first call")
-            if not warm.get("ok") and warm.get("error_type") in _COMPILE_ERRORS:
-                report.fail(warm.get("error", "the kernel did not compile"), warm.get("log", ""))
+            if not warm.get("ok") and is_compile_error(warm):
+                report.fail(compile_message(warm), warm.get("log", ""))
             self._tamper(warm)
             report.metric("compile_s", loaded.get("seconds", 0.0) + warm.get("seconds", 0.0))
         if not warm.get("ok"):
@@ -126,8 +131,10 @@ class Judgement:
         with report.stage(stage_name) as stage:
             worst_abs = worst_rel = 0.0
             notes = []
-            for trial in plan or trial_plan(self.options):
-                abs_err, rel_err, note = self._trial(trial)
+            outcomes = [self._trial(trial) for trial in plan or trial_plan(self.options)]
+            if plan is None:
+                outcomes += self._further_shapes()
+            for abs_err, rel_err, note in outcomes:
                 worst_abs, worst_rel = max(worst_abs, abs_err), max(worst_rel, rel_err)
                 if note:
                     notes.append(note)
@@ -136,22 +143,74 @@ class Judgement:
             report.metric("max_rel_err", max(worst_rel, report.metrics.get("max_rel_err", 0.0)))
             stage["message"] = "; ".join(notes)[:400]
 
-    def _trial(self, trial: dict[str, Any]) -> tuple[float, float, str]:
+    def _further_shapes(self) -> list[tuple[float, float, str]]:
+        """Without the task's odd shapes: trials at shapes derived from the reference's sizes
+        (further_shapes.py) until two ran; one the reference fails at is skipped with a note."""
+        from evaluators.kernel import further_shapes
+        from evaluators.kernel.inputs import Distribution
+
+        options, report = self.options, self.report
+        if options.extra_shapes or not options.derive_shapes:
+            count = len({further_shapes.key(s) for s in options.extra_shapes})
+            report.metric("shapes_checked", 1 + count)
+            report.text["shapes"] = (f"correctness checked at the benchmark shape and the task's {count} further "
+                                     "shape(s)" if count else "correctness checked at the benchmark shape only "
+                                     "(further shapes switched off)")
+            return []
+        derived, why = further_shapes.derive(Path(self.reference_path).read_text(encoding="utf-8"), options.shape,
+                                             options.seed)
+        outcomes, checked, skipped = [], [], []
+        for k, shape in enumerate(derived):
+            if len(checked) == DERIVED_SHAPES:
+                break
+            trial = {"label": f"shape {further_shapes.shown(shape)} (derived from the reference's sizes)",
+                     "seed": derive_seed(options.seed, "derived-shape", k), "dist": Distribution(), "shape": shape,
+                     "wseed": derive_seed(options.seed, "derived-shape-weights", k), "repeat": False, "optional": True}
+            outcome = self._trial(trial)
+            if outcome is None:
+                skipped.append(f"{further_shapes.shown(shape)} ({trial['skipped']})")
+            else:
+                outcomes.append(outcome)
+                checked.append(further_shapes.shown(shape))
+        report.metric("shapes_checked", 1 + len(checked))
+        if checked:
+            line = (f"correctness checked at {1 + len(checked)} shapes: the benchmark shape and, derived from the "
+                    f"reference's sizes, {'; '.join(checked)}")
+        else:
+            line = f"{why or further_shapes.CANNOT}: correctness checked at the benchmark shape only"
+        if skipped:
+            line += f"; skipped, the reference fails there: {'; '.join(skipped)}"
+        report.text["shapes"] = line[:600]
+        return outcomes
+
+    def _trial(self, trial: dict[str, Any]) -> tuple[float, float, str] | None:
+        """One trial's errors and note; None when an optional trial's reference fails (trial["skipped"] says how)."""
         report, options = self.report, self.options
         shape = {**(options.shape or {}), **(trial["shape"] or {})}
         self.ref.set_shape(shape)
         try:
+            began = time.perf_counter()
             expected = self.ref.expected(trial["seed"], trial["wseed"], trial["dist"])
+            if not trial["shape"]:  # the reference is timed beside the candidate too (deadline.py)
+                self.ref_times.append(time.perf_counter() - began)
         except Exception as exc:  # noqa: BLE001 - the reference itself failed on these inputs
             hint = (" (the reference puts its tensors on the GPU itself, so it needs one: on this machine, drop its "
                     "device='cuda' and let the judge place them)") if not self.cuda and "CUDA" in str(exc) else ""
+            if trial.get("optional"):
+                trial["skipped"] = f"{type(exc).__name__}: {str(exc)[:160]}".splitlines()[0]
+                return None
             report.fail(f"the reference failed on {trial['label']}: {type(exc).__name__}: {exc}{hint}")
         command = {"op": "trial", "seed": trial["seed"], "wseed": trial["wseed"], "shape": shape,
                    "dist": vars(trial["dist"]), "repeat": trial["repeat"], "spec": expected.spec,
                    "may_alias": expected.may_alias, "may_mutate": expected.may_mutate}
         reply, outputs = self._request_tensors(command, options.run_timeout, f"during {trial['label']}")
+        if isinstance(reply.get("call_s"), (int, float)) and not trial["shape"]:  # another shape may compile anew
+            self.call_times.append(float(reply["call_s"]))
         self._tamper(reply)
         if not reply.get("ok"):
+            if is_compile_error(reply):  # a specialisation first compiled at this trial's shape or inputs
+                report.stages[-1]["status"] = BUILD_FAILED
+                report.fail(f"{trial['label']}: {compile_message(reply)}", reply.get("log", ""))
             report.fail(f"{trial['label']}: forward raised {reply.get('error')}", reply.get("log", ""))
         if reply.get("problem"):
             report.fail(f"{trial['label']}: {reply['problem']}")
@@ -226,9 +285,8 @@ class Judgement:
         with report.stage("timing") as stage:
             compiled = self._compiled_reference(wseed, seeds[0]) if options.compile_reference else None
             with self.gpu.exclusive():
-                reply = self._request({"op": "time", "seeds": seeds, "wseed": wseed, "options": vars(topts),
-                                       "atol": 2 * atol + self.native_err, "rtol": 2 * rtol},
-                                      options.max_time_s * 4 + options.run_timeout, "while being timed")
+                reply = self._timed_request({"op": "time", "seeds": seeds, "wseed": wseed, "options": vars(topts),
+                                             "atol": 2 * atol + self.native_err, "rtol": 2 * rtol}, topts)
                 self._tamper(reply)
                 if not reply.get("ok"):
                     report.fail(f"forward raised {reply.get('error')} while being timed", reply.get("log", ""))
@@ -273,8 +331,11 @@ class Judgement:
         with self.gpu.shared():
             self._correctness([recheck], "recheck")
         if report.metrics["runtime_ms"] < _GRAPH_BELOW_MS:  # last: a failed capture can upset the process
-            with self.gpu.exclusive():
-                reply = self._request({"op": "graph", "seed": seeds[0], "wseed": wseed}, options.run_timeout,
+            from evaluators.kernel.deadline import GRAPH_CALLS, calls_deadline
+
+            limit = calls_deadline(max(self.call_times, default=0.0), GRAPH_CALLS, options.run_timeout)
+            with self.gpu.exclusive():  # held alone: a hang here must cost seconds too (deadline.py)
+                reply = self._request({"op": "graph", "seed": seeds[0], "wseed": wseed}, limit,
                                       "while its CUDA graph was timed")
             if reply.get("graph_ms") is not None:
                 report.metric("graph_ms", reply["graph_ms"])
@@ -351,15 +412,32 @@ class Judgement:
         except ProtocolError:
             self.report.fail(describe_death(self.child, when), self._tail())
 
-    def _request(self, command: dict[str, Any], timeout: float, when: str) -> dict[str, Any]:
-        return self._request_tensors(command, timeout, when)[0]
+    def _timed_request(self, command: dict[str, Any], topts: Any) -> dict[str, Any]:
+        """The "time" request under a deadline from the checked calls' times (deadline.py): a
+        candidate that hangs once timed is killed (its process group) within seconds."""
+        from evaluators.kernel.deadline import timing_timeout_message
 
-    def _request_tensors(self, command: dict[str, Any], timeout: float, when: str) -> tuple[dict[str, Any], list[Any]]:
+        limit = self._timing_limit(topts)
+        return self._request(command, limit, "while being timed",
+                             on_timeout=timing_timeout_message(limit, self.call_times))
+
+    def _timing_limit(self, topts: Any) -> float:
+        """The slowest checked call of the candidate, or the reference's median if longer, makes the deadline."""
+        from evaluators.kernel.deadline import timing_deadline
+
+        call_s = max(max(self.call_times, default=0.0), stats.median(self.ref_times) if self.ref_times else 0.0)
+        return timing_deadline(call_s, topts, self.options.max_time_s * 4 + self.options.run_timeout)
+
+    def _request(self, command: dict[str, Any], timeout: float, when: str, on_timeout: str = "") -> dict[str, Any]:
+        return self._request_tensors(command, timeout, when, on_timeout)[0]
+
+    def _request_tensors(self, command: dict[str, Any], timeout: float, when: str,
+                         on_timeout: str = "") -> tuple[dict[str, Any], list[Any]]:
         try:
             return self.child.request(command, timeout)
         except Timeout:
             self.child.kill()
-            self.report.fail(f"no answer within {timeout:g} s {when}", self._tail())
+            self.report.fail(on_timeout or f"no answer within {timeout:g} s {when}", self._tail())
         except ProtocolError as exc:
             if "closed" in str(exc) or "gone" in str(exc):
                 self.report.fail(describe_death(self.child, when), self._tail())

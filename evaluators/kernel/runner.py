@@ -79,8 +79,13 @@ class Runner:
 
             self.recorder = LaunchRecorder()
             self.recorder.install()  # before the snapshot: part of the baseline the guards check
+        self.memory_share = config.get("memory_share") if self.device == "cuda" else None
         if self.device == "cuda":
+            from evaluators.kernel import memory_share
+
+            self._explain_oom = memory_share.explain  # taken before the candidate is imported
             timing.capture_cuda()
+            memory_share.apply(torch, self.memory_share)  # before the candidate runs: its share of the GPU
         self.snapshot = guards.Snapshot.take()
         self.candidate: ModuleType | None = None
         self.models: dict[tuple[int, str], tuple[Any, Any]] = {}
@@ -103,7 +108,7 @@ class Runner:
             if not isinstance(getattr(self.candidate, "ModelNew", None), type):
                 return {"ok": False, "error": "the candidate defines no class ModelNew", "seconds": _perf_counter() - start}
         except BaseException as exc:  # noqa: BLE001 - the candidate's failure is the answer
-            return {**_failure(exc), "seconds": _perf_counter() - start}
+            return {**self._failure(exc), "seconds": _perf_counter() - start}
         reply: dict[str, Any] = {"ok": True, "seconds": _perf_counter() - start}
         if self.config.get("compile_only"):
             from evaluators.kernel.cuda_build import BUILD_INFO
@@ -149,9 +154,11 @@ class Runner:
         for run, byte in enumerate((0xFF, 0x3F) if cmd.get("repeat") else (0xFF,)):
             call_args = args if run == 0 else [a.clone() if isinstance(a, torch.Tensor) else a for a in pristine]
             check.poison(sizes, self.device, byte)
+            start = _perf_counter()
             with torch.no_grad():
                 result = cand(*call_args)
             self._sync()
+            reply["call_s"] = max(reply.get("call_s", 0.0), _perf_counter() - start)  # the judge's timing deadline
             problem = check.structure_problem(result, spec, call_args, cmd.get("may_alias", False))
             if problem is None and not cmd.get("may_mutate", False):
                 problem = check.inputs_changed(call_args, pristine)
@@ -264,9 +271,18 @@ class Runner:
                 else:
                     reply = handlers[op](cmd)
             except BaseException as exc:  # noqa: BLE001 - reported to the judge
-                reply, tensors = _failure(exc), []
+                reply, tensors = self._failure(exc), []
                 self._sync_quietly()
             self.pipe.send({"op": op, **reply, "tamper": self.tamper()}, tensors)
+
+    def _failure(self, exc: BaseException) -> dict[str, Any]:
+        """_failure, with an out-of-memory error under a memory share said plainly (whose it is)."""
+        reply = _failure(exc)
+        if self.memory_share is not None:
+            line = self._explain_oom(self.torch, exc, self.memory_share)
+            if line is not None:
+                reply["error"] = line
+        return reply
 
     def _sync_quietly(self) -> None:
         try:

@@ -39,7 +39,9 @@ def _task(tmp_path: Path) -> Path:
     task = folder / "task.yaml"
     text = task.read_text().replace("evaluate: {workers: 2, timeout_seconds: 600, memory_mb: 16384}",
                                     "evaluate: {workers: 2, timeout_seconds: 90, memory_mb: 3000}")
-    task.write_text(text.replace("kernel:\n", "kernel:\n  compile_timeout_seconds: 10\n"))
+    # Long enough for the memory hog to reach its limit on a loaded 2-core machine (10 s was not),
+    # short enough that the kernel that hangs does not hold the run for minutes.
+    task.write_text(text.replace("kernel:\n", "kernel:\n  compile_timeout_seconds: 30\n"))
     for path in (tmp_path, folder):  # a container's user reads the reference
         path.chmod(0o755)
     return task

@@ -356,6 +356,7 @@ def test_candidate_cannot_forge_the_result_through_inherited_fds_or_proc(sandbox
             argv=(sys.executable, "harness.py"),
             files={"harness.py": HARNESS, "candidate.py": CANDIDATE},
             env={"PYTHONPATH": REPO},
+            read_paths=(os.path.join(REPO, "sandbox"),),
         )
     )
     assert out.exit_code == 0, out.stderr
@@ -390,8 +391,12 @@ open("scratch.txt", "w").write("x")
 def test_files_outside_the_workdir_are_read_only(sandbox, tmp_path):
     if not sandbox.support.readonly:
         pytest.skip("no private mount namespace on this machine (see warnings())")
-    target = tmp_path / "written-by-job"
-    out = sandbox.run(job(f"open({str(target)!r}, 'w').write('x')"))
+    folder = tmp_path / "open-to-all"  # shown to the job, writable to its user but for the mount
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    target = folder / "written-by-job"
+    code = f"open({str(target)!r}, 'w').write('x')"
+    out = sandbox.run(SandboxJob(argv=(sys.executable, "-c", code), read_paths=(str(folder),)))
     assert out.exit_code != 0 and "Read-only file system" in out.stderr
     assert not target.exists()
 
