@@ -36,6 +36,7 @@ from agent.config import ConfigError
 from agent.kernelbench_shapes import MIN_VARIED, ProblemShapes
 from agent.reference_probe import ProbeAnswer, ReferenceProbe
 from evaluators.kernel import further_shapes
+from evaluators.kernel.shapes import plain
 
 MAX_INPUTS = 1 << 16
 """Input elements aimed at for the CPU shape (65,536): Triton's interpreter runs every candidate
@@ -216,10 +217,6 @@ def _fits(answer: ProbeAnswer) -> bool:
         (answer.inputs is None or answer.inputs <= MAX_INPUTS)
 
 
-def _plain(value: Any) -> Any:
-    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
 def derive_settings(reference: Path, tree: ast.Module, *, timeout: float = 60.0) -> DerivedSettings:
     """Run the reference (in a child process) to choose and check the task's CPU shape, further shapes and inputs."""
     shapes = ProblemShapes(tree)
@@ -235,9 +232,9 @@ def derive_settings(reference: Path, tree: ast.Module, *, timeout: float = 60.0)
                                    "input distributions not checked: the reference was not run")
         cpu, mapping, answer, cpu_note = found
         mismatch = {k: v for k, v in shapes.values_under(mapping).items() if k in answer.values
-                    and _plain(v) != answer.values[k]}
+                    and plain(v) != answer.values[k]}
         if mismatch:
-            shown = ", ".join(f"{k} is {answer.values[k]}, not {_plain(v)}" for k, v in mismatch.items())
+            shown = ", ".join(f"{k} is {answer.values[k]}, not {plain(v)}" for k, v in mismatch.items())
             cpu_note = "; ".join(filter(None, [cpu_note, f"check the sizes: in the judge {shown}"]))
         odd, odd_note = search.odd_shapes(cpu, mapping)
         kept, left_out, inputs_note = search.distributions(cpu, answer)

@@ -19,7 +19,7 @@ import ast
 import json
 from typing import Any, Callable, Iterator, Mapping
 
-from evaluators.kernel.shapes import MIN_VARIED, ODD_RULES, SHRINK_FROM, ProblemShapes, is_power_of_two
+from evaluators.kernel.shapes import MIN_VARIED, ODD_RULES, SHRINK_FROM, ProblemShapes, is_power_of_two, plain
 
 CANNOT = "the shape cannot be varied"
 MAX_DERIVED = 8  # shapes the judge may try (the reference refusing some) to check the candidate at two
@@ -32,10 +32,6 @@ def key(shape: Mapping[str, Any]) -> str:
 
 def shown(shape: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in shape.items())
-
-
-def _plain(value: Any) -> Any:
-    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def scopes(shapes: ProblemShapes, base: Mapping[int, int]) -> list[tuple[str, Callable[[int], bool]]]:
@@ -64,7 +60,7 @@ def candidates(shapes: ProblemShapes, base_shape: Mapping[str, Any], base: Mappi
             shape = shapes.shape_for(mapping)
             wanted = shapes.values_under(mapping)
             for name in base_shape:
-                shape.setdefault(name, _plain(wanted.get(name, base_shape[name])))
+                shape.setdefault(name, plain(wanted.get(name, base_shape[name])))
             if key(shape) not in seen:
                 seen.add(key(shape))
                 yield shape, label, scope

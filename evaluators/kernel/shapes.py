@@ -275,7 +275,7 @@ class ProblemShapes:
                 break
             fixed |= wrong
         order = [name for a in self._relevant for t in a.targets for name in _target_names(t)]
-        return {name: _plain(wanted[name]) for name in dict.fromkeys(order) if name in fixed}
+        return {name: plain(wanted[name]) for name in dict.fromkeys(order) if name in fixed}
 
     def values_after(self, shape: Mapping[str, Value]) -> dict[str, Value]:
         """The values of the names the inputs depend on once the judge has set `shape`."""
@@ -304,10 +304,10 @@ def _target_names(target: ast.expr) -> list[str]:
     return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
 
 
-def _plain(value: Value) -> Value:
+def plain(value: Value) -> Value:
     """Tuples as lists (how task.yaml writes them; the judge turns them back into tuples)."""
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
