@@ -63,6 +63,14 @@ def is_dead(status: str, heartbeat_at: float | None, owner: str | None, now: flo
     return heartbeat_at is None or now - heartbeat_at > STALE_SECONDS or owner_gone(owner)
 
 
+def as_seen(status: str, notes: str | None, heartbeat_at: float | None, owner: str | None) -> tuple[str, str | None]:
+    """(status, notes) as readers show a run: `running` whose controller is dead reads
+    `crashed`, with a note saying when it was last seen (unless the run has notes already)."""
+    if not is_dead(status, heartbeat_at, owner):
+        return status, notes
+    return "crashed", notes or f"no sign of life: {last_seen(owner, heartbeat_at)}"
+
+
 def last_seen(owner: str | None, heartbeat_at: float | None, now: float | None = None) -> str:
     """"controller host:pid, last seen 12 s ago", for messages about a run's lease."""
     who = ":".join((owner or "?").split(":")[:2])

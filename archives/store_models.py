@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from archives.lease import is_dead, last_seen
+from archives.lease import as_seen
 from archives.records import LLMCall, Program
 
 SCHEMA_VERSION = "2"
@@ -184,10 +184,7 @@ class RunRow(Base):
     def to_record(self) -> RunInfo:
         """The run as readers see it: `running` whose controller is dead reads `crashed`
         (archives/lease.py), with a note saying when it was last seen."""
-        status, notes = self.status, self.notes
-        if is_dead(status, self.heartbeat_at, self.owner):
-            status = RunStatus.CRASHED
-            notes = notes or f"no sign of life: {last_seen(self.owner, self.heartbeat_at)}"
+        status, notes = as_seen(self.status, self.notes, self.heartbeat_at, self.owner)
         return RunInfo(
             id=self.id,
             task_name=self.task_name,

@@ -17,8 +17,8 @@ from typing import Any, Callable
 from agent.viewer.catalog import Catalog, NotFound
 from agent.viewer.diffs import line_diff
 from archives.records import Program, Status
-from archives.lease import is_dead, last_seen
-from archives.store import RunInfo, RunStatus, Store, StoreDamaged, StoreError
+from archives.lease import as_seen
+from archives.store import RunInfo, Store, StoreDamaged, StoreError
 
 MAX_PAGE = 1000
 KERNEL_KEYS = ("speedup", "speedup_vs_compile", "roofline_fraction")
@@ -285,10 +285,8 @@ class ViewData:
 def _as_of_now(row: dict[str, Any]) -> dict[str, Any]:
     """A cached run row with its status as of now: a run whose controller died since the
     row was cached (nothing was written since, so the cache still holds) reads crashed."""
-    if row["status"] != RunStatus.RUNNING or not is_dead(row["status"], row.get("heartbeat_at"), row.get("owner")):
-        return row
-    notes = row.get("notes") or f"no sign of life: {last_seen(row.get('owner'), row.get('heartbeat_at'))}"
-    return {**row, "status": RunStatus.CRASHED, "notes": notes}
+    status, notes = as_seen(row["status"], row.get("notes"), row.get("heartbeat_at"), row.get("owner"))
+    return row if status == row["status"] else {**row, "status": status, "notes": notes}
 
 
 def _call(call: Any) -> dict[str, Any]:
