@@ -48,6 +48,7 @@ from sandbox.base import SandboxError, SandboxUnavailable
 
 
 _FRUITLESS_LIMIT = 40
+_SETTLE_SECONDS = 5.0  # the longest a cancelled worker is waited for when the loop ends
 JUDGE_ERROR = "judge error:"  # how a program the evaluator failed on is stored (Controller._judge_error)
 JUDGE_ERROR_STREAK = 5  # judge errors in a row that stop the run: the evaluator, not the programs, is broken
 
@@ -172,8 +173,7 @@ class Controller:
         try:
             await _unless_a_worker_fails(self._stages(queue, proposers, evaluators), evaluators)
         finally:
-            for task in proposers + evaluators:
-                task.cancel()
+            await _cancel_and_settle(proposers + evaluators)
         if self._limits.failure is not None:
             raise self._limits.failure
         return self.state.stop_reason or "budget: evaluations"
@@ -431,12 +431,31 @@ async def _unless_a_worker_fails(main, workers: list[asyncio.Task]) -> None:
             done, _ = await asyncio.wait({main_task, *watched}, return_when=asyncio.FIRST_COMPLETED)
             if main_task in done:
                 return main_task.result()
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()
+            # exception() on every task done, not just the first that failed: an error never
+            # retrieved is printed by asyncio as a traceback when the process exits.
+            errors = [task.exception() for task in done if not task.cancelled()]
+            if any(errors):
+                raise next(error for error in errors if error is not None)
             watched -= done
     finally:
-        main_task.cancel()
+        await _cancel_and_settle([main_task])
+
+
+async def _cancel_and_settle(tasks: list[asyncio.Task]) -> None:
+    """Cancel `tasks` and collect what they ended with.
+
+    When two workers fail at once (two evaluations that cannot be recorded on a full disk), the
+    first error stops the run; the second, never retrieved, would otherwise be printed by asyncio
+    as a traceback after the run's one-line error.
+    """
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=_SETTLE_SECONDS)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # marks it retrieved; the error that stops the run is raised elsewhere
 
 
 def _dollars_spent(exc: BudgetExceeded) -> str:
