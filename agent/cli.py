@@ -1,4 +1,4 @@
-"""The `agent` command line: evolve, runs, show, export, view, report.
+"""The `agent` command line: evolve, check, new-task, runs, show, export, view, report.
 
 Heavy modules (the store, the LLM gateway, rich) are imported inside commands, so
 `agent --help` is instant. Mistakes a user can make end in one line on stderr and exit code 2.
@@ -254,24 +254,77 @@ def _viewer_catalog(store_url: str | None):
 
 
 @cli.command("new-task")
-@click.option("--from-kernelbench", "reference", required=True, type=click.Path(path_type=Path),
+@click.option("--from-kernelbench", "reference", type=click.Path(path_type=Path),
               help="A KernelBench problem file (Model, get_inputs, get_init_inputs).")
-@click.option("--language", type=click.Choice(["triton", "cuda"]), default="triton", show_default=True,
-              help="What candidates are written in.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder to write (default: ./<file>_<language>).")
+@click.option("--from-openevolve", "openevolve_config", type=click.Path(path_type=Path),
+              help="An OpenEvolve config.yaml (its initial_program.* and evaluator.py beside it).")
+@click.option("--language", type=click.Choice(["triton", "cuda"]), default=None,
+              help="KernelBench: what candidates are written in (default triton).")
+@click.option("--program", type=click.Path(path_type=Path),
+              help="OpenEvolve: the initial program (default: initial_program.* beside the config).")
+@click.option("--evaluator", type=click.Path(path_type=Path),
+              help="OpenEvolve: the evaluator (default: evaluator.py beside the config).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Folder to write (default: KernelBench ./<file>_<language>; OpenEvolve: the config's folder).")
 @_user_errors
-def new_task(reference: Path, language: str, out_dir: Path | None) -> None:
-    """Write a kernel task (task.yaml, reference.py, initial.py) from a KernelBench problem file.
+def new_task(reference: Path | None, openevolve_config: Path | None, language: str | None, program: Path | None,
+             evaluator: Path | None, out_dir: Path | None) -> None:
+    """Write a task folder from a KernelBench problem file or an OpenEvolve config.
 
-    The reference is run on the CPU (in a child process) to choose and check the task's CPU
-    shape, further shapes and adversarial inputs; a reference that fails there is refused."""
-    from agent.new_task import make_kernelbench_task
+    --from-kernelbench FILE: a kernel task (task.yaml, reference.py, initial.py). The reference
+    is run on the CPU (in a child process) to choose and check the task's CPU shape, further
+    shapes and adversarial inputs; a reference that fails there is refused.
 
-    made = make_kernelbench_task(reference, language, out_dir)
-    for line in made.summary:
+    --from-openevolve CONFIG: a program task.yaml (beside the config, or in --out DIR) that
+    references the initial program and evaluator where they are and carries over the config's
+    settings; every setting it cannot carry is named on one line. Check it with `agent check`."""
+    from agent.config import ConfigError
+
+    if (reference is None) == (openevolve_config is None):
+        raise ConfigError("new-task: give exactly one of --from-kernelbench FILE or --from-openevolve CONFIG")
+    if reference is not None:
+        if program is not None or evaluator is not None:
+            raise ConfigError("new-task: --program and --evaluator go with --from-openevolve")
+        from agent.new_task import make_kernelbench_task
+
+        made = make_kernelbench_task(reference, language or "triton", out_dir)
+        for line in made.summary:
+            click.echo(line)
+        target = made.task_yaml
+        click.echo(f"wrote {target} (+ reference.py, initial.py); run: agent evolve {target} --model <litellm model>")
+        return
+    if language is not None:
+        raise ConfigError("new-task: --language goes with --from-kernelbench (an OpenEvolve config names its own)")
+    from agent.openevolve_task import import_openevolve
+
+    made = import_openevolve(openevolve_config, program=program, evaluator=evaluator, out=out_dir)
+    for line in made.not_carried:
+        click.echo(f"not carried over: {line}")
+    for line in made.notes:
         click.echo(line)
-    target = made.task_yaml
-    click.echo(f"wrote {target} (+ reference.py, initial.py); run: agent evolve {target} --model <litellm model>")
+    click.echo(f"wrote {made.task_yaml} (it uses {', '.join(made.uses)} where they are; nothing copied); "
+               f"check it: agent check {made.task_yaml}")
+
+
+@cli.command()
+@click.argument("task_file", type=click.Path(path_type=Path))
+@click.option("--program", type=click.Path(path_type=Path), help="Evaluate this file instead of the task's program.")
+@_user_errors
+def check(task_file: Path, program: Path | None) -> None:
+    """Evaluate the task's initial program once (no LLM, no budget, no store) and show its
+    status, fitness, metrics, stage timings and feedback.
+
+    Exit codes: 0 the program is correct; 1 it is not, or the evaluator or sandbox failed
+    (the reason on one line on stderr); 2 a mistake in the task file or options."""
+    from agent.check import run_check
+    from agent.failures import RunFailed
+
+    try:
+        outcome = run_check(task_file, program, click.echo)
+    except RunFailed as exc:
+        _fail(str(exc))
+    if outcome.failure is not None:
+        _fail(outcome.failure)
 
 
 def _store_urls(store_url: str | None) -> list[str]:

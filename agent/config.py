@@ -9,6 +9,7 @@ names the file, the key and what was expected.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,9 +92,14 @@ class DescriptorSpec(_Model):
 
 class MapElitesConfig(_Model):
     descriptors: tuple[DescriptorSpec, ...] = ()
-    """Behaviour descriptors of the grid; empty: the built-in "lines" and "diversity"."""
+    """Behaviour descriptors of the grid; empty: the first two numeric metrics the evaluator
+    reports other than the score (combined_score, score, fitness), else the built-in "lines"
+    and "diversity"."""
     exploit_ratio: float = Field(0.7, ge=0, le=1)
-    """Chance a parent is drawn from the best elites rather than uniformly from all cells."""
+    """Chance a parent is drawn from the best elites rather than from all filled cells."""
+    selection: Literal["ranked", "uniform"] = "ranked"
+    """How the other parents are drawn from the filled cells: "uniform": each filled cell
+    alike; "ranked": weighted 1/sqrt(fitness rank) and by freshness."""
     elite_pool: int = Field(5, ge=1)
     """How many top elites exploitation draws from."""
     inspirations: int = Field(2, ge=0, le=10)
@@ -109,16 +115,33 @@ class MapElitesConfig(_Model):
 class PQConfig(_Model):
     """The priority queue with an epsilon-net memory (archives/pq.py)."""
 
-    capacity: int = Field(32, ge=1)
-    """Most programs kept in the memory; beyond it the lowest mean leaves."""
-    epsilon: float = Field(0.05, ge=0, le=1)
+    capacity: int = Field(8, ge=1)
+    """Most programs kept in the memory; beyond it one leaves (see `eviction`). Small, so that
+    exploration returns to each member often (bench/results/strategies.md: with 32 the deceptive
+    task's false peak was left in 7 of 10 runs, with 8 in 10 of 10)."""
+    epsilon: float | Literal["auto"] = "auto"
     """A program joins the memory only if farther than this from every member; otherwise it
-    replaces its nearest member when its mean is higher."""
-    distance: Literal["code", "descriptors"] = "code"
+    replaces its nearest member when its mean is higher. "auto": the smallest distance between
+    two members once the memory is full (the memory keeps its most mutually distant programs)."""
+    distance: Literal["auto", "code", "descriptors"] = "auto"
     """"code": 1 - Jaccard similarity of token shingles (MinHash); "descriptors": scaled
-    Euclidean distance of the behaviour descriptors (the metrics when there are none)."""
+    Euclidean distance of the behaviour descriptors (the metrics when there are none); "auto":
+    descriptors where both programs report descriptors or metrics, else the same distance over
+    the programs' numeric constants (archives/constants.py), else code."""
+    eviction: Literal["crowding", "fitness"] = "crowding"
+    """Who leaves a full memory: "crowding": the worse of the two closest members;
+    "fitness": the lowest mean."""
     pool: int = Field(4, ge=1)
-    """Parents are drawn from this many members with the highest mean fitness."""
+    """While exploring (see `explore_patience`), the parents not drawn for exploration come from
+    this many members with the highest mean fitness (weighted 1/rank)."""
+    climb_pool: int = Field(1, ge=1)
+    """The same while the best still rises clearly (1: always the leader, as greedy)."""
+    explore_share: float = Field(0.5, ge=0, le=1)
+    """Share of parents drawn uniformly from all members (freshness-weighted) instead of from
+    the `pool` best while the search stagnates: the budget for exploring different programs."""
+    explore_patience: int = Field(50, ge=0)
+    """Exploration starts once this many evaluations passed without the best mean rising by
+    more than 1% of the spread of the members' means; 0: always explore."""
     confidence: float = Field(1.0, ge=0)
     """Width of the confidence bounds in standard errors (mean ± confidence * sd / sqrt(n))."""
     max_evaluations: int = Field(3, ge=1, le=100)
@@ -169,20 +192,51 @@ class SearchConfig(_Model):
     novelty: NoveltyConfig = NoveltyConfig()
 
 
+PROGRAM_TIMEOUT_SECONDS = 300.0
+"""evaluate.timeout_seconds when a program task does not set it (OpenEvolve's default: its
+examples' evaluators often need minutes); other kinds keep EvaluateConfig's 60 s."""
+
+
 class EvaluateConfig(_Model):
     workers: int = Field(2, ge=1, le=256)
     """Evaluations running at once."""
     timeout_seconds: float = Field(60.0, gt=0)
-    """Wall-clock limit for one evaluation; the whole process group is killed after it."""
+    """Wall-clock limit for one evaluation (all its cascade stages together); the whole process
+    group is killed after it. Default 60 s; for program tasks 300 s (PROGRAM_TIMEOUT_SECONDS,
+    OpenEvolve's default)."""
     memory_mb: int = Field(4096, ge=64)
     max_processes: int = Field(64, ge=1)
     output_bytes: int = Field(256_000, ge=1024)
     """Captured stdout/stderr per stream; the rest is dropped."""
     cascade_thresholds: tuple[float, ...] = ()
-    """For evaluators with evaluate_stage1/2/3: the combined_score each stage must reach."""
+    """For evaluators with evaluate_stage1/2/3, as OpenEvolve: stage N+1 runs only if the metrics
+    so far reach entry N (their combined_score, else the mean of their numeric values other
+    than `error`); a stage with no entry does not run; empty: every stage runs."""
+    cascade_evaluation: bool = True
+    """Run evaluate_stage1/2/3 when the evaluator defines them; false: evaluate() alone."""
+    fitness_metric: str | None = Field(None, min_length=1)
+    """Program tasks without a scorer: the metric that is the fitness (higher is better); None:
+    combined_score, or without one the mean of the numeric metrics (OpenEvolve's rule)."""
     profile: Literal["ncu"] | None = None
     """Kernel tasks on a GPU: "ncu" adds Nsight Compute metrics (DRAM and SM throughput,
     occupancy, registers, spills) to every correct candidate's feedback; None: no profile."""
+    # What the program evaluator needs (evaluators/program/runtime.py); paths are relative to the task file.
+    python: Path | None = None
+    """The Python that runs the evaluator (a path, or a name on PATH such as python3.12); None:
+    evoforge's own (with sandbox.image: a path inside the image)."""
+    venv: Path | None = None
+    """A virtual environment whose Python runs the evaluator (its bin/ goes first on PATH)."""
+    requirements: Path | None = None
+    """A pip requirements file: checked against the evaluator's Python before a run or check
+    starts; a missing or mismatched package stops it, naming the install command."""
+    pythonpath: tuple[Path, ...] = ()
+    """Folders put first on the evaluator's PYTHONPATH and shown to the sandbox read-only."""
+
+    @model_validator(mode="after")
+    def _one_interpreter(self) -> EvaluateConfig:
+        if self.python is not None and self.venv is not None:
+            raise ValueError("give evaluate.python or evaluate.venv, not both")
+        return self
 
 
 class SandboxConfig(_Model):
@@ -265,6 +319,10 @@ class KernelConfig(_Model):
     """Relative tolerance; None: by the output's dtype."""
     allow_ops: tuple[str, ...] = ()
     """torch operators a candidate may call although they do the reference's work (e.g. "matmul")."""
+    min_own_share: float | None = Field(None, ge=0, le=1)
+    """On a GPU: the least share of one forward's GPU time that must run in the candidate's own
+    kernels (the rest ran in torch's or a vendor library's); below it the candidate is rejected,
+    naming the library kernels that did the work. None: 0.5, or 0 when `allow_ops` is set."""
     bytes: float | None = Field(None, gt=0)
     """Bytes the op must move at the benchmark shape (roofline); None: estimated."""
     flops: float | None = Field(None, ge=0)
@@ -322,6 +380,27 @@ class TaskConfig(_Model):
     def store_url(self) -> str:
         return self.store or f"sqlite:///runs/{self.name}.db"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _program_timeout(cls, raw: Any) -> Any:
+        """A program task without evaluate.timeout_seconds gets PROGRAM_TIMEOUT_SECONDS."""
+        if not isinstance(raw, dict) or raw.get("kind") != "program":
+            return raw
+        evaluate = raw.get("evaluate")
+        if evaluate is None:
+            return {**raw, "evaluate": {"timeout_seconds": PROGRAM_TIMEOUT_SECONDS}}
+        if isinstance(evaluate, dict) and "timeout_seconds" not in evaluate:
+            return {**raw, "evaluate": {**evaluate, "timeout_seconds": PROGRAM_TIMEOUT_SECONDS}}
+        if isinstance(evaluate, EvaluateConfig) and "timeout_seconds" not in evaluate.model_fields_set:
+            return {**raw, "evaluate": evaluate.model_copy(update={"timeout_seconds": PROGRAM_TIMEOUT_SECONDS})}
+        return raw
+
+    @model_validator(mode="after")
+    def _one_fitness(self) -> TaskConfig:
+        if self.scorer and self.evaluate.fitness_metric:
+            raise ValueError("give scorer or evaluate.fitness_metric, not both")
+        return self
+
     @model_validator(mode="after")
     def _kind_files(self) -> TaskConfig:
         if self.kind == "program" and self.evaluator is None:
@@ -350,19 +429,24 @@ OVERRIDE_KEYS = {
 _PATH_KEYS = ("program", "evaluator", "reference")
 
 
-def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> TaskConfig:
-    """Read, override and validate a task file. Raises ConfigError with one readable line."""
-    path = Path(path)
+def read_yaml(path: Path, missing: str) -> Any:
+    """A YAML file's content; ConfigError with one line (`missing` when there is no file)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such task file") from None
+        raise ConfigError(f"{path}: {missing}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> TaskConfig:
+    """Read, override and validate a task file. Raises ConfigError with one readable line."""
+    path = Path(path)
+    raw = read_yaml(path, "no such task file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(raw).__name__}")
     _apply_overrides(raw, overrides or {})
@@ -443,6 +527,9 @@ def _resolve_paths(task: TaskConfig, path: Path) -> TaskConfig:
         if not full.is_file():
             raise ConfigError(f"{path}: {key}: file not found: {full}")
         updates[key] = full
+    evaluate = _resolve_evaluator_needs(task.evaluate, task.task_dir, path, in_image=task.sandbox.image is not None)
+    if evaluate is not task.evaluate:
+        updates["evaluate"] = evaluate
     if task.prompt.templates is not None:
         tdir = task.prompt.templates
         tdir = tdir if tdir.is_absolute() else task.task_dir / tdir
@@ -459,3 +546,40 @@ def _resolve_paths(task: TaskConfig, path: Path) -> TaskConfig:
             raise ConfigError(f"{path}: scorer: expected 'file.py:function', got {task.scorer!r}")
         updates["scorer"] = f"{scorer_file}:{func}"
     return task.model_copy(update=updates)
+
+
+def _resolve_evaluator_needs(cfg: EvaluateConfig, task_dir: Path, path: Path, *, in_image: bool) -> EvaluateConfig:
+    """evaluate.python / venv / requirements / pythonpath made absolute and checked to exist
+    (an interpreter given as a bare name is looked up on PATH). With sandbox.image the
+    interpreter and venv are paths inside the image, taken as written."""
+    if cfg.python is None and cfg.venv is None and cfg.requirements is None and not cfg.pythonpath:
+        return cfg
+
+    def full(value: Path) -> Path:  # normpath, not resolve: a venv's bin/python is a link to keep
+        return Path(os.path.normpath(value if value.is_absolute() else task_dir / value))
+
+    updates: dict[str, Any] = {}
+    if cfg.python is not None and not in_image:
+        if len(cfg.python.parts) == 1 and not full(cfg.python).exists():  # "python3.12": a command
+            from evaluators.program.runtime import python_on_path
+
+            found = python_on_path(str(cfg.python))
+            if found is None:
+                raise ConfigError(f"{path}: evaluate.python: {cfg.python} is neither a file beside the task nor on PATH")
+            updates["python"] = Path(found)
+        else:
+            updates["python"] = full(cfg.python)
+    if cfg.venv is not None and not in_image:
+        if not full(cfg.venv).is_dir():
+            raise ConfigError(f"{path}: evaluate.venv: folder not found: {full(cfg.venv)}")
+        updates["venv"] = full(cfg.venv)
+    if cfg.requirements is not None:
+        if not full(cfg.requirements).is_file():
+            raise ConfigError(f"{path}: evaluate.requirements: file not found: {full(cfg.requirements)}")
+        updates["requirements"] = full(cfg.requirements)
+    folders = tuple(full(p) for p in cfg.pythonpath)
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(f"{path}: evaluate.pythonpath: folder not found: {folder}")
+    updates["pythonpath"] = folders
+    return cfg.model_copy(update=updates)

@@ -172,6 +172,9 @@ def _build(store: Store, task: TaskConfig, run_id: str, reporter: Reporter) -> _
     from sandbox import describe_sandbox
 
     reporter.message(f"sandbox: {describe_sandbox(evaluator.sandbox)}")
+    fitness_rule = getattr(evaluator, "fitness_rule", None)  # program tasks say where the fitness comes from
+    if fitness_rule:
+        reporter.message(f"fitness: {fitness_rule}")
     for line in warnings:
         reporter.message(f"warning: {line}")
     if gateway is None:

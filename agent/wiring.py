@@ -19,7 +19,6 @@ def build_strategy(task: TaskConfig, rng: random.Random):
 
 def build_evaluator(task: TaskConfig):
     """The task kind's evaluator and the sandbox's isolation warnings."""
-    from evaluators.program import ProgramEvaluator
     from evaluators.scorers import ScorerError, load_scorer
     from sandbox import SandboxError, choose_sandbox
 
@@ -36,6 +35,9 @@ def build_evaluator(task: TaskConfig):
     except SandboxError as exc:
         raise ConfigError(f"sandbox.backend {options.backend}: {exc}") from None
     warnings = [*([notice] if notice else []), *sandbox.warnings()]
+    needs = task.evaluate
+    if task.kind != "program" and (needs.python or needs.venv or needs.requirements or needs.pythonpath):
+        raise ConfigError("evaluate.python, venv, requirements and pythonpath apply to program tasks only")
     if task.kind == "kernel":
         from evaluators.kernel.evaluator import KernelEvaluator
 
@@ -48,7 +50,33 @@ def build_evaluator(task: TaskConfig):
             warnings.append("no GPU: Triton kernels run in the interpreter, CUDA kernels are compiled but not "
                             "run, and nothing is timed (every correct candidate gets fitness 0)")
         return evaluator, warnings
-    return ProgramEvaluator(task, sandbox, scorer), warnings
+    return _program_evaluator(task, sandbox, scorer), warnings
+
+
+def _program_evaluator(task: TaskConfig, sandbox, scorer):
+    """The program evaluator, its declared Python and requirements checked in the sandbox
+    (evaluators/program/runtime.py): a missing package stops here, before any LLM call."""
+    from agent.failures import RunFailed
+    from evaluators.program import ProgramEvaluator
+    from evaluators.program.runtime import RuntimeProblem
+    from sandbox import SandboxError
+
+    try:
+        evaluator = ProgramEvaluator(task, sandbox, scorer)
+        evaluator.check_needs()
+    except RuntimeProblem as exc:
+        _cancel(sandbox)
+        raise ConfigError(str(exc)) from None
+    except SandboxError as exc:
+        _cancel(sandbox)
+        raise RunFailed(f"evaluate.requirements: the sandbox could not run the check: {exc}") from None
+    return evaluator
+
+
+def _cancel(sandbox) -> None:
+    cancel = getattr(sandbox, "cancel_all", None)
+    if cancel is not None:
+        cancel()
 
 
 def build_novelty(task: TaskConfig):

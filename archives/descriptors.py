@@ -2,8 +2,9 @@
 
 A descriptor is a number that says *how* a program solves the task (not how well); the
 MAP-Elites grid keeps the best program per combination of descriptor bins. The evaluator or
-scorer reports descriptors (`Program.descriptors`, else `Program.metrics`); two are built in
-and computed from the source alone:
+scorer reports descriptors (`Program.descriptors`, else `Program.metrics`; `behaviour_values`
+gives those of a program, leaving out the score and bookkeeping, NOT_BEHAVIOUR); two are built
+in and computed from the source alone (they move little under small edits: prefer reported ones):
 
 - ``lines``: non-blank, non-comment lines (``#`` and ``//`` line comments, ``/* */`` blocks;
   C preprocessor lines such as ``#define`` count as code). Log-spaced bins.
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from agent.config import DescriptorSpec
+from archives.records import Program
 from archives.registry import StrategyError
+from archives.repeats import BOOKKEEPING
 
 BUILTIN_DESCRIPTORS = ("lines", "diversity")
 
@@ -184,6 +187,23 @@ def builtin_value(name: str, source: str, reference: Counter[str] | None) -> flo
     if name == "diversity":
         return 0.0 if reference is None else jaccard_distance(tokens(source), reference)
     raise DescriptorError(f"no built-in descriptor {name!r}; built-ins: {', '.join(BUILTIN_DESCRIPTORS)}")
+
+
+NOT_BEHAVIOUR = BOOKKEEPING | {"combined_score", "score", "fitness", "error"}
+"""Metric names that say how well a program did (or are bookkeeping), not how it behaves."""
+
+
+def behaviour_values(program: Program) -> dict[str, float]:
+    """The behaviour values a program reports, in the evaluator's order: its descriptors, else
+    its finite numeric metrics other than the score (NOT_BEHAVIOUR)."""
+    values = program.descriptors or {k: v for k, v in program.metrics.items() if k not in NOT_BEHAVIOUR}
+    return {k: float(v) for k, v in values.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def behaviour_names(program: Program) -> list[str]:
+    """The names of `behaviour_values`, in the evaluator's order."""
+    return list(behaviour_values(program))
 
 
 def lookup(

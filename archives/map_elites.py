@@ -2,14 +2,17 @@
 
 The grid (archives/grid.py) only stores elites. This strategy adds what the search needs:
 
-- **Descriptors.** Those the task configures (`search.map_elites.descriptors`), else the built-in
+- **Descriptors.** Those the task configures (`search.map_elites.descriptors`); else the first
+  two numeric metrics the first correct program reports other than the score (they move with
+  what the program does; a later program lacking one stays out of the grid); else the built-in
   ``lines`` and ``diversity`` (archives/descriptors.py, which also explains how bounds left unset
   are fixed from the first correct program). The ``diversity`` reference is the initial
   program: the first generation-0 program told (or, if none was, the first correct one).
 - **Parent selection.** With chance `exploit_ratio`, exploitation: draw from the `elite_pool`
   fittest elites, weighted 1/rank (the global best is always rank 1). Otherwise exploration: any
-  occupied cell, weighted 1/sqrt(rank), so every cell stays reachable while a filling grid
-  does not drown the good elites in mediocre ones. Both weights are multiplied by a parent's *freshness*,
+  occupied cell, with ``selection: uniform`` each alike, with ``ranked`` (the default) weighted
+  1/sqrt(rank), so every cell stays reachable while a filling grid does not drown the good
+  elites in mediocre ones. Exploitation and ranked weights are multiplied by a parent's *freshness*,
   ``1 / (1 + 0.25 barren + 0.5 failed + 0.5 pending)``, counting its told children that changed
   nothing in the grid, those that failed, and requests for it not yet told back. A parent that
   keeps producing nothing fades, so the search moves on to its better descendants instead of
@@ -37,10 +40,12 @@ import random
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
-from agent.config import SearchConfig
+from agent.config import DescriptorSpec, SearchConfig
 from archives.descriptors import (
     DEFAULT_DESCRIPTORS,
     Axis,
+    DescriptorError,
+    behaviour_names,
     check_specs,
     lookup,
     resolve_axis,
@@ -49,6 +54,8 @@ from archives.descriptors import (
 from archives.grid import Cell, GridArchive
 from archives.records import Insertion, Program, ProposalRequest, Status
 
+AUTO_DESCRIPTORS = 2
+AUTO_BINS = 8
 BARREN_WEIGHT = 0.25
 FAILED_WEIGHT = 0.5
 PENDING_WEIGHT = 0.5
@@ -64,11 +71,13 @@ class MapElites:
     def __init__(self, config: SearchConfig, rng: random.Random) -> None:
         self.config = config.map_elites
         self._rng = rng
-        self._specs = tuple(self.config.descriptors) or DEFAULT_DESCRIPTORS
-        check_specs(self._specs)
+        check_specs(self.config.descriptors)
         self._reset()
 
     def _reset(self) -> None:
+        # Configured descriptors; without any, chosen at the first correct program (see _choose_specs).
+        self._specs: tuple[DescriptorSpec, ...] = tuple(self.config.descriptors) or DEFAULT_DESCRIPTORS
+        self._auto_metrics = False
         self._grids: list[GridArchive] = []  # one per island, made at the first correct program
         self._axes: list[Axis] | None = None
         self._island_told: Counter[int] = Counter()
@@ -93,7 +102,9 @@ class MapElites:
         if program.is_correct:
             if self._reference is None:
                 self._reference = tokens(program.source)
-            values = self.descriptors_of(program)  # first, so a missing descriptor changes nothing
+            if self._axes is None and not self.config.descriptors:
+                self._choose_specs(program)
+            values = self._values(program)  # first, so a missing descriptor changes nothing
         self._order.setdefault(program.id, len(self._order))
         self._counts["told"] += 1
         island = self._island_of(program)
@@ -117,6 +128,8 @@ class MapElites:
             self._grids = [GridArchive(self._axes) for _ in range(self.config.islands)]
         if self._best is None or program.fitness > self._best.fitness:  # type: ignore[operator]
             self._best = program
+        if values is None:  # an automatically chosen metric this program does not report
+            return Insertion("not_added")
         if program.generation == 0 and len(self._grids) > 1:  # the initial program seeds every island
             for grid in self._grids[1:]:
                 grid.add(program, values)
@@ -125,6 +138,24 @@ class MapElites:
             self._barren[parent] += 1
         self._maybe_migrate()
         return insertion
+
+    def _choose_specs(self, program: Program) -> None:
+        """Without configured descriptors: the first `AUTO_DESCRIPTORS` behaviour values the
+        evaluator reports (descriptors, else metrics other than the score) when it reports any,
+        else the built-ins."""
+        names = behaviour_names(program)[:AUTO_DESCRIPTORS]
+        if names:
+            self._specs = tuple(DescriptorSpec(name=n, bins=AUTO_BINS) for n in names)
+            self._auto_metrics = True
+
+    def _values(self, program: Program) -> dict[str, float] | None:
+        """`descriptors_of`, or None for a program missing an automatically chosen metric."""
+        try:
+            return self.descriptors_of(program)
+        except DescriptorError:
+            if self._auto_metrics:
+                return None
+            raise
 
     def _island_of(self, program: Program) -> int:
         return program.island % self.config.islands
@@ -224,6 +255,10 @@ class MapElites:
             cell, parent = pool[i]
             return cell, parent, f"exploit: top-{i + 1} elite (fitness {parent.fitness:.4g})"
         elites = self._grids[island].elites()
+        if self.config.selection == "uniform":
+            cell, parent = elites[self._rng.randrange(len(elites))]
+            why = f"explore: cell {cell}, uniform over {len(elites)} filled (fitness {parent.fitness:.4g})"
+            return cell, parent, why
         rank = {p.id: r for r, (_, p) in enumerate(ranked)}
         weights = [self._freshness(p) / math.sqrt(rank[p.id] + 1) for _, p in elites]
         cell, parent = elites[self._rng.choices(range(len(elites)), weights=weights)[0]]

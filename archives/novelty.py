@@ -21,7 +21,7 @@ import hashlib
 import heapq
 import re
 from dataclasses import dataclass
-from typing import Iterable
+
 
 __all__ = [
     "Fingerprint",

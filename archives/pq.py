@@ -3,10 +3,18 @@
 - **Memory.** Correct programs, each at least `epsilon` away from every other member. A new
   program farther than `epsilon` from all members joins ("added"); one within `epsilon`
   competes with its nearest member and takes its place only if its mean fitness is higher
-  ("improved"), else it is dropped ("not_added"). Beyond `capacity` the member with the lowest
-  mean leaves. Distance is over code (1 - MinHash Jaccard of token shingles,
-  archives/novelty.py) or over behaviour descriptors (Euclidean over each descriptor scaled by
-  its observed range, divided by the square root of their number).
+  ("improved"), else it is dropped ("not_added"). Beyond `capacity` one member leaves: with
+  ``eviction: crowding`` (the default) the lower mean of the two closest members, so the memory
+  keeps programs that are genuinely different, not the `capacity` best variants of one; with
+  ``fitness`` the lowest mean. ``epsilon: auto`` (the default) adapts the radius to the observed
+  distances: 0 until the memory is full, then the smallest distance between two members.
+- **Distance.** Over behaviour (the default, ``distance: auto``, whenever both programs report
+  descriptors or metrics other than the score): the Euclidean distance of the behaviour values,
+  each scaled by its observed range, divided by the square root of their number; when neither
+  reports any, the same over the programs' numeric constants; over code (1 - MinHash Jaccard of
+  token shingles) with ``distance: code``. Text distance is not behavioural distance (one
+  changed constant moves it by about 0.25 whatever the constant's new value). See
+  archives/behaviour.py.
 - **Confidence bounds.** Each program's fitness is a mean over `n` evaluations; its bounds are
   ``mean ± confidence * noise / sqrt(n)``, where `noise` is the pooled standard deviation of
   all programs evaluated more than once (zero, so no bounds, while none was).
@@ -16,9 +24,13 @@
   certain. Before any repeat, the leader is evaluated twice once, to learn whether
   evaluations are noisy at all; with no noise there are no more repeats. Repeats take at most
   `reevaluate_share` of the evaluations.
-- **Parents.** Otherwise the parent is drawn from the `pool` members with the highest mean,
-  weighted 1/rank and by freshness (as in MAP-Elites: a member whose children keep failing or
-  being dropped fades).
+- **Parents.** While the leader's mean still rises clearly (by more than 1% of the spread of
+  the members' means within `explore_patience` evaluations), parents come from the
+  `climb_pool` best members (1: the leader, as greedy). Once it stalls, exploration: with
+  chance `explore_share` any member, each alike (times its freshness), so different programs
+  keep getting children while they are worse than the best; otherwise one of the `pool` best.
+  Both draws from the best are weighted 1/rank and by freshness (as in MAP-Elites: a member
+  whose children keep failing or being dropped fades).
 - **Summaries.** `memory()` lists the members for agent/summarizer.py, which turns them into
   short recommendations for the next prompts every few evaluations (with an LLM only).
 
@@ -35,14 +47,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from archives.novelty import Fingerprint
+from archives.behaviour import Distances
 from archives.records import Insertion, Program, ProposalRequest, Status
-from archives.repeats import BOOKKEEPING, FITNESS_EVALS, FitnessStats, fitness_stats
+from archives.repeats import FITNESS_EVALS, FitnessStats, fitness_stats
 
 _BARREN_WEIGHT = 0.25
 _FAILED_WEIGHT = 0.5
 _PENDING_WEIGHT = 0.5
 _NOISE_FLOOR = 1e-12
+_CLEAR_GAIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -70,13 +83,14 @@ class PriorityQueue:
         self._members: dict[str, Program] = {}  # id -> latest record, in admission order
         self._stats: dict[str, FitnessStats] = {}  # every correct program told
         self._programs: dict[str, Program] = {}
-        self._prints: dict[str, Fingerprint] = {}
         self._initial: Program | None = None
         self._barren: Counter[str] = Counter()
         self._failed: Counter[str] = Counter()
         self._pending: Counter[str] = Counter()
         self._pending_repeats: Counter[str] = Counter()
-        self._ranges: dict[str, tuple[float, float]] = {}
+        self._distances = Distances(self.config.distance, self._language)
+        self._mark: float | None = None  # the leader's mean at its last clear improvement
+        self._improved_at = 0  # evaluations told by then
         self._counts: Counter[str] = Counter()
 
     # ---- ask / tell ---------------------------------------------------------------------------
@@ -101,8 +115,9 @@ class PriorityQueue:
                 self._failed[parent] += program.status in Status.FAILED
             return Insertion("not_added")
         self._stats[program.id] = fitness_stats(program)  # type: ignore[assignment]
-        self._note_ranges(program)
+        self._distances.note(program)
         insertion = self._admit(program)
+        self._note_progress()
         if insertion.status == "not_added" and parent is not None:
             self._barren[parent] += 1
         return insertion
@@ -120,6 +135,7 @@ class PriorityQueue:
         self._stats[program.id] = fitness_stats(program)  # type: ignore[assignment]
         if program.id in self._members:
             self._members[program.id] = program
+            self._note_progress()
             return Insertion("improved", previous_fitness=None if previous is None else previous.mean)
         return Insertion("not_added")
 
@@ -170,18 +186,31 @@ class PriorityQueue:
 
     # ---- memory -------------------------------------------------------------------------------
 
+    def epsilon(self) -> float:
+        """The admission radius now: the configured number, or with ``epsilon: auto`` the
+        smallest distance between two members once the memory is full (0 until then), so the
+        memory always holds its `capacity` most mutually distant programs."""
+        eps = self.config.epsilon
+        if eps != "auto":
+            return float(eps)
+        if len(self._members) < self.config.capacity:
+            return 0.0
+        closest = self._closest_pair()
+        return 0.0 if closest is None else closest[0]
+
     def _admit(self, program: Program) -> Insertion:
+        eps = self.epsilon()
         near: tuple[float, str] | None = None
         for mid in self._members:
             d = self.distance(program, self._members[mid])
-            if d <= self.config.epsilon and (near is None or d < near[0]):
+            if d <= eps and (near is None or d < near[0]):
                 near = (d, mid)
         mean = self._stats[program.id].mean
         if near is None:
             self._members[program.id] = program
             self._counts["added"] += 1
             if len(self._members) > self.config.capacity:
-                worst = min(self._members, key=lambda m: self._stats[m].mean)
+                worst = self._leaver()
                 del self._members[worst]
                 self._counts["evicted"] += 1
                 if worst == program.id:
@@ -197,40 +226,28 @@ class PriorityQueue:
         self._counts["rejected"] += 1
         return Insertion("not_added", previous_fitness=previous)
 
+    def _leaver(self) -> str:
+        """The member that leaves a memory over capacity: the lowest mean ("fitness"), or the
+        lower mean of the two closest members ("crowding"), never the best."""
+        if self.config.eviction == "fitness":
+            return min(self._members, key=lambda m: self._stats[m].mean)
+        closest = self._closest_pair()
+        assert closest is not None
+        _, a, b = closest
+        return a if self._stats[a].mean < self._stats[b].mean else b
+
+    def _closest_pair(self) -> tuple[float, str, str] | None:
+        return self._distances.closest_pair(self._members)
+
     def distance(self, a: Program, b: Program) -> float:
-        """Distance between two told programs, as the config says (code or descriptors)."""
-        if self.config.distance == "descriptors":
-            d = self._descriptor_distance(a, b)
-            if d is not None:
-                return d
-        return self._print(a).distance(self._print(b))
+        """Distance between two told programs (archives/behaviour.py): over behaviour with
+        ``distance: descriptors``, and with ``auto`` whenever both report some; over their
+        constants with ``auto`` when neither reports any; else over code."""
+        return self._distances.between(a, b)
 
-    def _print(self, program: Program) -> Fingerprint:
-        fp = self._prints.get(program.id)
-        if fp is None:
-            fp = self._prints[program.id] = Fingerprint.of(program.source, self._language)
-        return fp
-
-    def _behaviour(self, program: Program) -> dict[str, float]:
-        values = program.descriptors or {k: v for k, v in program.metrics.items() if k not in BOOKKEEPING}
-        return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-
-    def _note_ranges(self, program: Program) -> None:
-        for k, v in self._behaviour(program).items():
-            lo, hi = self._ranges.get(k, (v, v))
-            self._ranges[k] = (min(lo, v), max(hi, v))
-
-    def _descriptor_distance(self, a: Program, b: Program) -> float | None:
-        va, vb = self._behaviour(a), self._behaviour(b)
-        keys = sorted(set(va) & set(vb))
-        if not keys:
-            return None
-        total = 0.0
-        for k in keys:
-            lo, hi = self._ranges.get(k, (0.0, 0.0))
-            span = hi - lo
-            total += ((va[k] - vb[k]) / span) ** 2 if span > 0 else 0.0
-        return math.sqrt(total / len(keys))
+    def distance_kind(self) -> str:
+        """What distances between members are over now: "behaviour", "constants" or "code"."""
+        return self._distances.kind(self._members.values())
 
     # ---- bounds and repeats -------------------------------------------------------------------
 
@@ -302,8 +319,36 @@ class PriorityQueue:
         load = _BARREN_WEIGHT * self._barren[pid] + _FAILED_WEIGHT * self._failed[pid]
         return 1.0 / (1.0 + load + _PENDING_WEIGHT * self._pending[pid])
 
+    def _note_progress(self) -> None:
+        """Remember when the leader's mean last rose clearly: by more than `_CLEAR_GAIN` of the
+        spread of the members' means (any rise while there is no spread)."""
+        means = [self._stats[m].mean for m in self._members]
+        if not means:
+            return
+        leader, spread = max(means), max(means) - min(means)
+        if self._mark is None or leader > self._mark + _CLEAR_GAIN * spread:
+            self._mark = leader
+            self._improved_at = self._counts["told"]
+
+    def stagnation(self) -> int:
+        """Evaluations told since the leader's mean last rose clearly."""
+        return self._counts["told"] - self._improved_at
+
+    def exploring(self) -> bool:
+        """Whether exploration is on: after `explore_patience` evaluations without a clear rise."""
+        return self.stagnation() >= self.config.explore_patience
+
     def _select_parent(self) -> tuple[Program, str]:
-        pool = self.members()[: self.config.pool]
+        members = self.members()
+        if len(members) > 1 and self.exploring() and self._rng.random() < self.config.explore_share:
+            weights = [self._freshness(m.program.id) for m in members]
+            i = self._rng.choices(range(len(members)), weights=weights)[0]
+            m = members[i]
+            self._counts["explored"] += 1
+            why = (f"pq: explore: member {i + 1} of {len(members)}, drawn uniformly "
+                   f"(mean {m.stats.mean:.4g} over {m.stats.n})")
+            return m.program, why
+        pool = members[: self.config.pool if self.exploring() else self.config.climb_pool]
         weights = [self._freshness(m.program.id) / (rank + 1) for rank, m in enumerate(pool)]
         i = self._rng.choices(range(len(pool)), weights=weights)[0]
         m = pool[i]
@@ -316,17 +361,20 @@ class PriorityQueue:
     def snapshot(self) -> dict[str, Any]:
         """The queue for the viewer.
 
-        ``{"kind": "pq", "distance": "code" | "descriptors", "epsilon": float, "noise_sd":
+        ``{"kind": "pq", "distance": "code" | "behaviour" (what distances are over now),
+        "epsilon": float (the admission radius now), "epsilon_rule": "auto" | "fixed", "noise_sd":
         float | None, "members": [{"program_id", "parent_id", "mean", "n", "sd", "lower",
         "upper", "pending", "barren", "failed"}, ...] (the queue: highest mean first),
-        "best": program id | None, "stats": {"told", "added", "replaced", "rejected",
-        "evicted", "repeats", "repeats_asked"}}``.
+        "best": program id | None, "stagnation": evaluations since the leader last rose clearly,
+        "exploring": bool, "stats": {"told", "added", "replaced", "rejected",
+        "evicted", "explored", "repeats", "repeats_asked"}}``.
         """
         best = self.best()
         return {
             "kind": "pq",
-            "distance": self.config.distance,
-            "epsilon": self.config.epsilon,
+            "distance": self.distance_kind(),
+            "epsilon": self.epsilon(),
+            "epsilon_rule": "auto" if self.config.epsilon == "auto" else "fixed",
             "noise_sd": self.noise(),
             "members": [
                 {
@@ -344,6 +392,8 @@ class PriorityQueue:
                 for m in self.members()
             ],
             "best": None if best is None else best.id,
+            "stagnation": self.stagnation(),
+            "exploring": self.exploring(),
             "stats": {k: self._counts[k] for k in
-                      ("told", "added", "replaced", "rejected", "evicted", "repeats", "repeats_asked")},
+                      ("told", "added", "replaced", "rejected", "evicted", "explored", "repeats", "repeats_asked")},
         }

@@ -95,6 +95,8 @@ def summarize_op(op: dict[str, Any], baseline: dict[str, Any], runs: list[dict[s
                 "roofline_fraction", "graph_ms", "max_abs_err", "max_rel_err", "launches"):
         values = _values(runs, key)
         row[key] = statistics.median(values) if values else None
+    for key in ("speedup", "speedup_of_medians"):  # item 7 of issue 12: the ranked figure's stability
+        row[f"{key}_spread"] = _spread(_values(runs, key))
     gpu_stages = ("correctness", "kernels", "timing", "recheck", "roofline")
     stage_seconds = [r.get("stage_seconds", {}) for r in runs]
     if runs:
@@ -196,6 +198,18 @@ def render_markdown(results: dict[str, Any]) -> str:
                 _pct(row.get("stream_spread")).lstrip("+"),
                 f"{row.get('sync_counted', 0)} of {row.get('timed_evaluations', 0)}",
                 ", ".join(_ms(v) for v in row.get("judge_ms_runs", [])),
+            ]) + " |")
+    if any(row.get("speedup_spread") is not None for row in rows):
+        lines += ["", "### The speedup the search ranks by: spread over the evaluations", "",
+                  "speedup: the median over timing iterations of reference / candidate in the same iteration "
+                  "(paired; evaluators/kernel/timing_rules.py); of medians: the reference's median over the "
+                  "candidate's. Target: the ranked speedup's spread (max - min, / median) under 1%.", "",
+                  "| op | runtime spread | speedup spread | of medians spread |", "| --- | --- | --- | --- |"]
+        for row in rows:
+            lines.append("| " + " | ".join([
+                row["op"], _pct(row.get("spread")).lstrip("+"),
+                _pct(row.get("speedup_spread")).lstrip("+") + _mark(_within(row.get("speedup_spread"), SPREAD_TARGET)),
+                _pct(row.get("speedup_of_medians_spread")).lstrip("+"),
             ]) + " |")
     for run in results.get("throughput_runs", []):
         if "median_gpu_alone_s" in run:

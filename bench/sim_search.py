@@ -14,8 +14,11 @@ drawn from one fixed distribution of structured edits (tweak a term, add one, de
 one to another coordinate, several tweaks at once, or a broken line), the same for every
 strategy. `run_search` drives a strategy through ask/tell exactly as the controller does,
 without a store or a sandbox: exact and near-duplicate proposals are rejected before
-evaluation (archives/novelty.py), repeats of noisy evaluations are folded in with
-archives/repeats.py, and every evaluation (repeats too) counts against the budget.
+evaluation (archives/novelty.py; at the default similarity 1.0 by a set lookup, `ExactTwins`),
+repeats of noisy evaluations are folded in with archives/repeats.py, and every evaluation
+(repeats too) counts against the budget. The evaluator reports the vector as metrics x0, x1,
+... (what a real evaluator would measure about a program's output), except on the `_code`
+variants of the tasks, which report the fitness alone.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Task:
     target: float  # "reached" once a program's true value is at least this
     f: Callable[[list[float]], float]
     noise: float = 0.0  # standard deviation of the evaluation noise
+    reports_metrics: bool = True  # the evaluator reports the vector (x0, x1, ...) as metrics
 
 
 def _sphere(c: list[float]) -> Callable[[list[float]], float]:
@@ -76,6 +80,8 @@ TASKS: dict[str, Task] = {
     "deceptive": Task("deceptive", 6, 0.0, 1.0, 0.2, 0.3, 0.82, _trap),
     "noisy": Task("noisy", 6, -5, 5, 0.0, 2.0, -3.0, _sphere(_CENTRE), noise=1.0),
 }
+# The same tasks with an evaluator that reports the fitness alone: strategies fall back on code.
+TASKS.update({f"{k}_code": replace(t, name=f"{k}_code", reports_metrics=False) for k, t in list(TASKS.items())})
 
 
 # ---- programs -----------------------------------------------------------------------------------
@@ -189,22 +195,60 @@ class Outcome:
 
 
 def evaluate(task: Task, source: str, noise: random.Random) -> tuple[str, float | None, str | None]:
+    status, value, error, _ = evaluate_with_metrics(task, source, noise)
+    return status, value, error
+
+
+def evaluate_with_metrics(
+    task: Task, source: str, noise: random.Random
+) -> tuple[str, float | None, str | None, dict[str, float]]:
+    """Status, fitness, error and the reported metrics (the vector, when the task reports it)."""
     terms = parse(source)
     if terms is None:
-        return Status.BUILD_FAILED, None, "SyntaxError"
+        return Status.BUILD_FAILED, None, "SyntaxError", {}
     if any(i >= task.dim for i, _ in terms):
-        return Status.ERROR, None, "IndexError: list index out of range"
-    value = task.f(vector(task, terms))
+        return Status.ERROR, None, "IndexError: list index out of range", {}
+    x = vector(task, terms)
+    value = task.f(x)
     if task.noise:
         value += noise.gauss(0.0, task.noise)
-    return Status.CORRECT, value, None
+    metrics = {f"x{i}": v for i, v in enumerate(x)} if task.reports_metrics else {}
+    return Status.CORRECT, value, None, metrics
+
+
+class ExactTwins:
+    """The near-duplicate check of `agent evolve` at its default similarity 1.0 (archives/novelty.py:
+    a proposal whose token-shingle set equals an existing program's is rejected), by set lookup."""
+
+    def __init__(self) -> None:
+        self._index = NoveltyIndex(1.0)
+        self._seen: set[frozenset[int]] = set()
+
+    def add(self, source: str) -> None:
+        self._seen.add(self._index.fingerprint(source).shingles)
+
+    def is_twin(self, source: str) -> bool:
+        return self._index.fingerprint(source).shingles in self._seen
+
+
+def _index(novelty: NoveltyIndex | ExactTwins, pid: str, source: str, strict: bool) -> None:
+    if isinstance(novelty, ExactTwins):
+        novelty.add(source)
+    else:
+        novelty.add(pid, source, strict=strict)
+
+
+def _is_twin(novelty: NoveltyIndex | ExactTwins, source: str) -> bool:
+    if isinstance(novelty, ExactTwins):
+        return novelty.is_twin(source)
+    return novelty.near_twin(source) is not None
 
 
 def run_search(strategy, task: Task, seed: int, budget: int, near_duplicate: float = 1.0) -> Outcome:
     """Drive `strategy` for `budget` evaluations on `task` with the simulated proposer."""
     proposer = SimulatedProposer(task, random.Random(f"proposer:{task.name}:{seed}"))
     noise = random.Random(f"noise:{task.name}:{seed}")
-    novelty = NoveltyIndex(near_duplicate)
+    novelty: NoveltyIndex | ExactTwins = ExactTwins() if near_duplicate >= 1.0 else NoveltyIndex(near_duplicate)
     hashes: set[str] = set()
     programs: dict[str, Program] = {}
     evaluations = repeats = rejected = failed = fruitless = 0
@@ -213,18 +257,18 @@ def run_search(strategy, task: Task, seed: int, budget: int, near_duplicate: flo
     def evaluated(program: Program) -> Program:
         nonlocal evaluations, to_target, failed
         evaluations += 1
-        status, fitness, error = evaluate(task, program.source, noise)
+        status, fitness, error, metrics = evaluate_with_metrics(task, program.source, noise)
         failed += status != Status.CORRECT
         value = true_value(task, program.source)
         if to_target is None and value is not None and value >= task.target:
             to_target = evaluations
-        return replace(program, status=status, fitness=fitness, error=error)
+        return replace(program, status=status, fitness=fitness, error=error, metrics={**program.metrics, **metrics})
 
     source = initial_program(task)
     first = evaluated(Program(id="p0", run_id="bench", source=source))
     programs[first.id] = first
     hashes.add(source_hash(source))
-    novelty.add(first.id, source)
+    _index(novelty, first.id, source, strict=False)
     strategy.rebuild([])
     strategy.tell(first)
     while evaluations < budget and fruitless < 200:
@@ -243,7 +287,7 @@ def run_search(strategy, task: Task, seed: int, budget: int, near_duplicate: flo
             continue
         child_source = proposer.propose(parent.source)
         digest = source_hash(child_source)
-        if digest in hashes or novelty.near_twin(child_source) is not None:
+        if digest in hashes or _is_twin(novelty, child_source):
             rejected += 1
             fruitless += 1
             if hasattr(strategy, "discard"):
@@ -257,7 +301,7 @@ def run_search(strategy, task: Task, seed: int, budget: int, near_duplicate: flo
         )
         child = evaluated(child)
         programs[child.id] = child
-        novelty.add(child.id, child_source, strict=not child.is_correct)
+        _index(novelty, child.id, child_source, strict=not child.is_correct)
         strategy.tell(child)
     best = strategy.best()
     best_true = true_value(task, best.source) if best is not None else None

@@ -32,7 +32,6 @@ _TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime")
 _MOUNT_POINTS = ("dev", "etc", "job", "proc", "sys", "tmp")
 _lock = threading.Lock()
-_made: set[str] = set()
 
 
 def container_user() -> tuple[int, int]:
@@ -99,9 +98,9 @@ def ensure_local_image(api, uid: int, gid: int) -> str:
     """The local image's tag, importing it first if the daemon lacks it; stale tags are removed."""
     data = local_image_tar(uid, gid)
     tag = f"{LOCAL_REPOSITORY}:{hashlib.sha256(data).hexdigest()[:12]}"
+    # Asked of the daemon every time (once per sandbox), never remembered: one process may talk
+    # to several daemons, or to one that came back with another data root, lacking the image.
     with _lock:
-        if tag in _made:
-            return tag
         import docker.errors
 
         try:
@@ -111,7 +110,6 @@ def ensure_local_image(api, uid: int, gid: int) -> str:
             api.import_image_from_data(data, repository=repository, tag=version)
             api.inspect_image(tag)  # raises if the import did not take
             _remove_stale_tags(api, tag)
-        _made.add(tag)
     return tag
 
 

@@ -51,6 +51,7 @@ from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
 from evaluators.kernel.faults import is_judge_fault
 from evaluators.kernel.gpu_lock import GpuLock
 from evaluators.kernel.memory_share import share_for
+from evaluators.kernel.own_share import own_share_for
 from evaluators.program.evaluator import syntax_error
 from evaluators.result import EvalResult, StageResult
 from evaluators.scorers import Score, ScorerError
@@ -92,6 +93,7 @@ class KernelEvaluator:
             "run_timeout": max(1.0, min(300.0, 0.5 * cfg.timeout_seconds)), "shape": shape,
             "extra_shapes": [dict(s) for s in kc.odd_shapes], "distributions": [d.model_dump() for d in kc.inputs],
             "atol": kc.atol, "rtol": kc.rtol, "allow_ops": list(kc.allow_ops), "bytes": kc.bytes, "flops": kc.flops,
+            "min_own_share": own_share_for(kc.min_own_share, kc.allow_ops),
             "profile": cfg.profile, "compile_reference": kc.compile_reference,
             "ceilings_path": str(kc.ceilings or DEFAULT_CEILINGS),
             # each candidate's share of its GPU's memory, by the jobs that may share it (memory_share.py)
@@ -107,6 +109,7 @@ class KernelEvaluator:
         self._compile_ref_ms: float | None = None
         self._compile_ref_asked = False  # a job in flight measures it
         self._ceilings: dict[str, Any] | None = None
+        self._reference_work: dict[str, Any] | None = None  # the reference's bytes and FLOPs, from the first job
 
     @property
     def sandbox(self) -> Sandbox:
@@ -164,6 +167,8 @@ class KernelEvaluator:
                 self._compile_ref_asked = True
             if self._ceilings is not None:
                 options["ceilings"] = self._ceilings
+            if self._reference_work is not None:
+                options["reference_work"] = self._reference_work
             return options
 
     def _verdict(self, outcome: Any) -> EvalResult:
@@ -212,7 +217,8 @@ class KernelEvaluator:
                           feedback=feedback, stages=stages)
 
     def _remember(self, metrics: dict[str, float], text: dict[str, str]) -> None:
-        """Cache the reference's torch.compile time and measured device ceilings; fill speedup_vs_compile."""
+        """Cache the reference's torch.compile time, its bytes and FLOPs, and measured device
+        ceilings (what later jobs need not measure again); fill speedup_vs_compile."""
         with self._lock:
             if "compile_ref_ms" in metrics and self._compile_ref_ms is None:
                 self._compile_ref_ms = metrics["compile_ref_ms"]
@@ -226,6 +232,15 @@ class KernelEvaluator:
                 except (ValueError, OSError):
                     pass
             text.pop("ceilings", None)
+            if "reference_work" in text and self._reference_work is None:
+                try:
+                    work = json.loads(text["reference_work"])
+                    if all(isinstance(work.get(k), (int, float)) for k in ("bytes", "flops")):
+                        self._reference_work = {"bytes": work["bytes"], "flops": work["flops"],
+                                                "dtype": str(work.get("dtype", "float32"))}
+                except ValueError:
+                    pass
+            text.pop("reference_work", None)
 
 
 def _store_ceilings(path: Path, ceilings: dict[str, Any]) -> None:

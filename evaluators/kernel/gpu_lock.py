@@ -10,7 +10,8 @@ sandbox namespaces and read-only mounts.
 
 A judge waiting to time must not wait forever behind a stream of checks: both kinds first pass
 a gate (`<lock>.gate`, an exclusive flock held only while queueing), so a waiting measurement
-stops new checks from starting until it has the GPU. Where the gate file is missing (a lock
+stops new checks from starting until it has the GPU. Checks hold the lock one trial at a time
+(judgement.py), so a measurement waits for the trials under way, not for whole stages. Where the gate file is missing (a lock
 file mounted alone), the lock still excludes correctly, without that fairness.
 
 Standard library only (and sandbox.gpus, which names the files): this runs in the judge's
@@ -35,11 +36,25 @@ class GpuLock:
         self.path = path
         self.waited = 0.0  # seconds spent waiting for the GPU, all holds together
         self.held_alone = 0.0  # seconds the GPU was held exclusively
+        self._shared_depth = 0
 
     @contextmanager
     def shared(self) -> Iterator[None]:
+        """Reentrant: a shared hold inside one already held is a no-op (queueing again at the gate
+        behind a waiting measurement, while holding the GPU it waits for, would deadlock)."""
+        if self._shared_depth:
+            self._shared_depth += 1
+            try:
+                yield
+            finally:
+                self._shared_depth -= 1
+            return
         with self._hold(fcntl.LOCK_SH):
-            yield
+            self._shared_depth = 1
+            try:
+                yield
+            finally:
+                self._shared_depth = 0
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

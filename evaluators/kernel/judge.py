@@ -43,6 +43,7 @@ from typing import Any
 
 from evaluators.kernel import correctness, descriptors, policy
 from evaluators.kernel.inputs import Distribution, derive_seed
+from evaluators.kernel.own_share import DEFAULT_MIN_OWN_SHARE
 from evaluators.kernel.report import Rejected, Report
 
 
@@ -72,12 +73,14 @@ class JudgeOptions:
     rtol: float | None = None
     allow_ops: list[str] = field(default_factory=list)  # operators the policy lets the candidate call
     ceilings: dict[str, Any] | None = None  # measured ceilings given directly (wins over ceilings_path)
+    reference_work: dict[str, Any] | None = None  # the reference's {bytes, flops, dtype} at the benchmark shape, if known
     max_time_s: float = 10.0  # time budget for the timing loop
     compile_timeout: float = 300.0  # seconds for the candidate's import and first call
     run_timeout: float = 300.0  # seconds for any other single request to the candidate's process
     gpu_lock: str | None = None  # the GPU's lock file (gpu_lock.py): shared for checks, exclusive for timing
     reference_drift: float = 0.10  # beside the candidate this much slower than alone: the time alone counts
     memory_share: float | None = None  # CUDA: the share of GPU memory the candidate's process may hold (memory_share.py)
+    min_own_share: float = DEFAULT_MIN_OWN_SHARE  # CUDA: the least share of one forward's GPU time in the candidate's own kernels (own_share.py)
     python: str = sys.executable
 
 

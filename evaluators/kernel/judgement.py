@@ -18,7 +18,7 @@ from evaluators.kernel.judge import (JudgeOptions, describe_death, policy_proble
                                      trial_plan)
 from evaluators.kernel.reference import Reference
 from evaluators.kernel.report import Report
-from evaluators.kernel.timing_rules import reference_time, time_of
+from evaluators.kernel.timing_rules import paired_speedup, reference_time, time_of
 
 _VENDOR_KERNEL = re.compile(r"gemm|cutlass|cublas|cudnn|nvjet|xmma|fmha|flash|cufft|_fft|conv2d|implicit_convolve|"
                             r"magma|cusparse|sgemm|hgemm", re.IGNORECASE)
@@ -62,10 +62,11 @@ class Judgement:
                 report.text["correctness"] = "not checked: CUDA kernels compiled but not run (no GPU on this machine)"
                 report.text["timing"] = "not measured: no GPU on this machine"
                 return
-            with self.gpu.shared():  # checks share the GPU with other judges' checks; timing does not
-                self._correctness()
-                report.metric("correctness_checked", 1.0)
-                self._kernels(source)
+            # Checks share the GPU with other judges' checks, each trial holding it (gpu_lock.py);
+            # timing holds it alone.
+            self._correctness()
+            report.metric("correctness_checked", 1.0)
+            self._kernels(source)
             if self.cuda and options.time:
                 self._timing()
                 self._roofline()
@@ -185,9 +186,13 @@ class Judgement:
 
     def _trial(self, trial: dict[str, Any]) -> tuple[float, float, str] | None:
         """One trial's errors and note; None when an optional trial's reference fails (trial["skipped"] says how)."""
-        report, options = self.report, self.options
-        shape = {**(options.shape or {}), **(trial["shape"] or {})}
+        shape = {**(self.options.shape or {}), **(trial["shape"] or {})}
         self.ref.set_shape(shape)
+        with self.gpu.shared():  # one trial at a time: a judge waiting to time waits for this trial only
+            return self._trial_on_gpu(trial, shape)
+
+    def _trial_on_gpu(self, trial: dict[str, Any], shape: dict[str, Any]) -> tuple[float, float, str] | None:
+        report, options = self.report, self.options
         try:
             began = time.perf_counter()
             expected = self.ref.expected(trial["seed"], trial["wseed"], trial["dist"])
@@ -246,9 +251,10 @@ class Judgement:
         """What ran in one forward: the descriptors from the launches; on a GPU, own kernels and no vendor ones."""
         report = self.report
         with report.stage("kernels") as stage:
-            reply = self._request({"op": "launches", "seed": derive_seed(self.options.seed, "launches"),
-                                   "wseed": derive_seed(self.options.seed, "weights", 0)},
-                                  self.options.run_timeout, "while its launches were recorded")
+            with self.gpu.shared():
+                reply = self._request({"op": "launches", "seed": derive_seed(self.options.seed, "launches"),
+                                       "wseed": derive_seed(self.options.seed, "weights", 0)},
+                                      self.options.run_timeout, "while its launches were recorded")
             self._tamper(reply)
             if not reply.get("ok"):
                 report.fail(f"recording one forward failed: {reply.get('error')}", reply.get("log", ""))
@@ -271,7 +277,19 @@ class Judgement:
             vendor = [n for n in names if _VENDOR_KERNEL.search(n) and not any(k in n for k in own)]
             if vendor and not set(self.options.allow_ops) & VENDOR_OPS:
                 report.fail(f"forward ran a vendor library kernel ({vendor[0][:80]}): compute with your own kernels")
+            self._own_share([(str(n), float(us)) for n, us in reply.get("kernel_times") or []], own)
             stage["message"] = f"{len(names)} launch(es): " + ", ".join(sorted(set(names))[:4])
+
+    def _own_share(self, kernel_times: list[tuple[str, float]], own: list[str]) -> None:
+        """Reject a candidate whose own kernels did less than `min_own_share` of the forward's GPU time."""
+        from evaluators.kernel.own_share import own_share, shortfall_message
+
+        found = own_share(kernel_times, own)
+        if found is None:
+            return
+        self.report.metric("own_kernel_share", round(found.share, 4))
+        if found.share < self.options.min_own_share:
+            self.report.fail(shortfall_message(found, self.options.min_own_share))
 
     def _timing(self) -> None:
         from evaluators.kernel.timing import TimingOptions
@@ -300,6 +318,8 @@ class Judgement:
             ref = time_of(report, reply, "reference")
             ref_alone = time_of(report, alone, "reference")
             reference_ms = reference_time(report, ref, ref_alone, options.reference_drift)
+            paired = paired_speedup(ref, cand) if reference_ms == ref.median else None
+            speedup = paired.median if paired is not None else reference_ms / cand.median
             report.metric("runtime_ms", cand.median)
             report.metric("runtime_ms_ci_low", cand.ci_low)
             report.metric("runtime_ms_ci_high", cand.ci_high)
@@ -308,7 +328,10 @@ class Judgement:
             report.metric("reference_ms", reference_ms)
             report.metric("reference_beside_ms", ref.median)
             report.metric("reference_alone_ms", ref_alone.median)
-            report.metric("speedup", reference_ms / cand.median)
+            report.metric("speedup", speedup)
+            report.metric("speedup_of_medians", reference_ms / cand.median)
+            if paired is not None:
+                report.metric("speedup_rel_spread", paired.rel_spread)
             report.metric("timing_reps", float(reply.get("reps", 0)))
             report.metric("time_s", float(reply.get("seconds", 0.0)))
             report.metric("host_ms", (reply.get("host_ms") or {}).get("candidate"))
@@ -318,7 +341,7 @@ class Judgement:
                 report.metric("speedup_vs_compile", compiled_ms / cand.median)
             l2 = int(reply.get("l2_flush_bytes", 0)) // 2**20
             report.text["timing"] = (f"{cand.median:.4g} ms (95% CI {cand.ci_low:.4g}-{cand.ci_high:.4g}, {cand.n} runs) vs "
-                                     f"reference {reference_ms:.4g} ms: speedup {reference_ms / cand.median:.3g}x; "
+                                     f"reference {reference_ms:.4g} ms: speedup {speedup:.3g}x; "
                                      f"L2 flushed with {l2} MiB, persisting L2 reset: "
                                      f"{'yes' if reply.get('persisting_l2_reset') else 'unavailable'}")
             host = report.metrics.get("host_ms", 0.0)
@@ -362,8 +385,13 @@ class Judgement:
         report, options = self.report, self.options
         with report.stage("roofline") as stage:
             wseed = derive_seed(options.seed, "weights", 0)
-            with self.gpu.shared():  # one forward of the reference under the FLOP counter
-                moved, flops, dtype = self.ref.work(wseed, derive_seed(options.seed, "time", 0))
+            if options.reference_work:  # measured by an earlier judgement of this task (the evaluator caches it)
+                known = options.reference_work
+                moved, flops, dtype = float(known["bytes"]), float(known["flops"]), str(known["dtype"])
+            else:
+                with self.gpu.shared():  # one forward of the reference under the FLOP counter
+                    moved, flops, dtype = self.ref.work(wseed, derive_seed(options.seed, "time", 0))
+                report.text["reference_work"] = json.dumps({"bytes": moved, "flops": flops, "dtype": str(dtype)})
             work = roofline.Work(options.bytes or moved, options.flops if options.flops is not None else flops, dtype,
                                  options.bytes is None or options.flops is None)
             ceilings = options.ceilings

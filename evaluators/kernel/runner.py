@@ -157,6 +157,7 @@ class Runner:
             start = _perf_counter()
             with torch.no_grad():
                 result = cand(*call_args)
+            seen = self._as_the_caller_sees(result)
             self._sync()
             reply["call_s"] = max(reply.get("call_s", 0.0), _perf_counter() - start)  # the judge's timing deadline
             problem = check.structure_problem(result, spec, call_args, cmd.get("may_alias", False))
@@ -164,8 +165,24 @@ class Runner:
                 problem = check.inputs_changed(call_args, pristine)
             if problem is not None:
                 return {**reply, "problem": problem}, []
-            outputs.extend(check.flatten(result))
+            outputs.extend(seen if seen is not None else check.flatten(result))
         return reply, outputs
+
+    def _as_the_caller_sees(self, result: Any) -> list[Any] | None:
+        """On a GPU: copies of the outputs taken once the caller's stream alone is synchronised.
+
+        A caller synchronises its own stream, not the device; work a candidate leaves running on
+        another stream, never joined to the caller's, may not have written the outputs by then.
+        Checking these copies makes that race a wrong answer. None off the GPU, or when the
+        result is not tensors (the structure check says so)."""
+        flat = self.correctness.flatten(result) if self.device == "cuda" else None
+        if not flat:
+            return None
+        stream = self.torch.cuda.current_stream()
+        stream.synchronize()
+        copies = [t.clone() for t in flat]
+        stream.synchronize()
+        return copies
 
     def time(self, cmd: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch
@@ -231,7 +248,11 @@ class Runner:
                 device = sorted((e for e in prof.events() if e.device_type == DeviceType.CUDA),
                                 key=lambda e: e.time_range.start)
                 kernels = [e.name for e in device[1:] if not e.name.lower().startswith(("memcpy", "memset"))]
+                times: dict[str, float] = {}
+                for e in device[1:]:
+                    times[e.name] = times.get(e.name, 0.0) + float(e.time_range.end - e.time_range.start)
                 reply.update(kernels=kernels[:200], launches=len(kernels),
+                             kernel_times=sorted(times.items(), key=lambda item: -item[1])[:200],
                              side_streams=streams_besides_first([e.device_resource_id for e in device]))
         return reply
 

@@ -73,6 +73,7 @@ class Summary:
     ci_high: float
     rel_spread: float  # interquartile range / median
     rel_se: float  # relative standard error of the median
+    values: tuple[float, ...] = ()  # the samples, in the order measured
 
     def as_dict(self) -> dict[str, float]:
         return {"n": self.n, "median": self.median, "ci_low": self.ci_low, "ci_high": self.ci_high,
@@ -83,4 +84,4 @@ def summarize(values: list[float]) -> Summary:
     m = median(values)
     low, high = median_ci(values)
     iqr = quantile(values, 0.75) - quantile(values, 0.25)
-    return Summary(len(values), m, low, high, iqr / m if m > 0 else math.inf, median_rel_se(values))
+    return Summary(len(values), m, low, high, iqr / m if m > 0 else math.inf, median_rel_se(values), tuple(values))

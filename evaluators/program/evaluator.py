@@ -5,17 +5,19 @@ The controller side: check a Python candidate's syntax (without running it), run
 outcome and the harness's result into an `EvalResult`:
 
 - correct: the fitness is what the scorer plugin returns for the metrics, when the task sets
-  one, else the evaluator's finite `combined_score`;
-- wrong: the evaluator returned a non-empty "error" text, or a combined_score that is not a
-  finite number;
-- error: the evaluator could not be loaded, raised or returned something that is not a dict,
-  returned no combined_score while no scorer is set, the scorer failed, the job crashed or
-  was killed for memory or output, or no result arrived;
+  one; else the metric named by `evaluate.fitness_metric`; else the evaluator's finite
+  `combined_score`; else, as OpenEvolve, the mean of the numeric metrics other than the
+  MAP-Elites descriptors (evaluators/program/openevolve_rules.py), said in the feedback;
+- wrong: the evaluator returned a non-empty "error" text, or a fitness metric that is not a
+  finite number, or its cascade stopped before the named fitness metric was measured;
+- error: the evaluator could not be loaded, raised or returned something that is not a dict
+  or an EvaluationResult, returned no value of the named fitness metric, the scorer failed,
+  the job crashed or was killed for memory or output, or no result arrived;
 - timeout: the wall-clock limit was hit;
 - build_failed: the candidate is not valid Python.
 
 Whose fault an error is (`EvalResult.evaluator_error`): the evaluator's when its file cannot be
-loaded, it defines no `evaluate`, it returns a non-dict or no combined_score without a scorer,
+loaded, it defines no `evaluate`, it returns a non-dict or lacks the named fitness metric,
 the scorer fails, or `evaluate` raises without the candidate being involved (harness.py:
 `from_candidate` looks for the candidate's file in the traceback and in the commands of
 subprocess errors). Everything else is the candidate's: an "error" text, a non-finite score,
@@ -35,6 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archives.records import Status
+from evaluators.program.openevolve_rules import fallback_fitness
+from evaluators.program.runtime import check_requirements, evaluator_runtime
 from evaluators.result import EvalResult, StageResult
 from evaluators.scorers import Score, Scorer, ScorerError, load_scorer, validated
 from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
@@ -99,13 +103,42 @@ class ProgramEvaluator:
                 "--evaluator", str(Path(task.evaluator).resolve()), "--program", self._program]
         if cfg.cascade_thresholds:
             argv += ["--thresholds", ",".join(repr(float(t)) for t in cfg.cascade_thresholds)]
+        if not cfg.cascade_evaluation:
+            argv.append("--no-cascade")
         self._argv = tuple(argv)
+        self._fitness_metric = cfg.fitness_metric
+        # OpenEvolve leaves its MAP-Elites feature dimensions out of the mean fitness: so do we.
+        self._feature_names = tuple(d.name for d in task.search.map_elites.descriptors)
         paths = [_PACKAGE_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         self._env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
         # What a container must show the job, read-only: the harness's packages and the
         # evaluator's folder (it may import or read files beside it).
         packages = [os.path.join(_PACKAGE_ROOT, name) for name in ("evaluators", "sandbox")]
         self._read_paths = (*packages, str(Path(task.evaluator).resolve().parent))
+        # The evaluator's own Python, PYTHONPATH folders and packages (evaluate.python/venv/pythonpath).
+        self._runtime = evaluator_runtime(task)  # RuntimeProblem: an interpreter that cannot be used
+        if self._runtime.declared or self._runtime.pythonpath:
+            self._argv = (self._runtime.python, *self._argv[1:])
+            ordered = [_PACKAGE_ROOT, *self._runtime.pythonpath, *self._env["PYTHONPATH"].split(os.pathsep)]
+            self._env = {**self._env, **self._runtime.env, "PYTHONPATH": os.pathsep.join(dict.fromkeys(ordered))}
+            self._read_paths = (*self._read_paths, *self._runtime.read_paths)
+
+    def check_needs(self) -> None:
+        """Raise RuntimeProblem when the evaluator's Python, in the sandbox, lacks a package of
+        evaluate.requirements (see evaluators/program/runtime.py)."""
+        check_requirements(self._task, self._sandbox, self._runtime, self._env, self._read_paths)
+
+    @property
+    def fitness_rule(self) -> str:
+        """One line saying where the fitness comes from (the run prints it once)."""
+        if self._scorer is not None:
+            return f"the scorer {self._task.scorer or '(given)'}, from the evaluator's metrics"
+        if self._fitness_metric:
+            return f"the metric {self._fitness_metric!r} (evaluate.fitness_metric)"
+        left_out = ", ".join(self._feature_names)
+        without = f" except the descriptors {left_out}" if left_out else ""
+        return (f"combined_score; without one, the mean of the numeric metrics{without} "
+                "(OpenEvolve's rule; set evaluate.fitness_metric to name one)")
 
     @property
     def sandbox(self) -> Sandbox:
@@ -164,22 +197,12 @@ class ProgramEvaluator:
                 error = f"the evaluator's {failed.message}"
             return _result(Status.ERROR, error, [error, failed.log, *feedback_parts, tails], stages,
                            evaluator_error=got.faults.get(failed.name) == "evaluator")
-        if "combined_score" in got.invalid:
-            error = f"the evaluator returned combined_score = {got.invalid['combined_score']}, not a finite number"
-            return _result(Status.WRONG, error, [error, *feedback_parts, tails], stages, metrics)
-        if self._scorer is not None:
-            try:
-                score = self._scorer(dict(metrics))
-            except ScorerError as exc:
-                error = _one_line(str(exc))
-                return _result(Status.ERROR, error, [error, *feedback_parts], stages, metrics, evaluator_error=True)
-        elif "combined_score" in metrics:
-            score = Score(metrics["combined_score"])
-        else:
-            names = ", ".join(sorted(metrics)) or "none"
-            error = (f"the evaluator returned no combined_score and no scorer is set: return combined_score, "
-                     f"or set scorer: in the task file to make the fitness from the metrics ({names})")
-            return _result(Status.ERROR, error, [error, *feedback_parts, tails], stages, metrics, evaluator_error=True)
+        chosen = self._fitness(got)
+        if isinstance(chosen, EvalResult):
+            return replace(chosen, feedback=_join([chosen.feedback, *feedback_parts, tails]))
+        score, basis = chosen
+        if basis:
+            feedback_parts.append(basis)
         stage_notes = [f"{s.name}: {s.message}" for s in stages if s.message]
         return EvalResult(
             Status.CORRECT,
@@ -189,6 +212,41 @@ class ProgramEvaluator:
             feedback=_join([*feedback_parts, *stage_notes, tails]),
             stages=stages,
         )
+
+    def _fitness(self, got: _Payload) -> tuple[Score, str] | EvalResult:
+        """The score of a passed program and a line saying how it was made (or "" for plain
+        combined_score), or the failed EvalResult when there is none."""
+        stages, metrics = got.stages, got.metrics
+        name = self._fitness_metric or "combined_score"
+        if name in got.invalid:
+            error = f"the evaluator returned {name} = {got.invalid[name]}, not a finite number"
+            return _result(Status.WRONG, error, [error], stages, metrics)
+        if self._scorer is not None:
+            try:
+                return self._scorer(dict(metrics)), ""
+            except ScorerError as exc:
+                error = _one_line(str(exc))
+                return _result(Status.ERROR, error, [error], stages, metrics, evaluator_error=True)
+        if self._fitness_metric:
+            if name in metrics:
+                return Score(metrics[name]), f"fitness: {name} (evaluate.fitness_metric)"
+            names = ", ".join(sorted(metrics)) or "none"
+            if got.stopped_early:
+                error = f"the cascade stopped before {name} (evaluate.fitness_metric) was measured"
+                return _result(Status.WRONG, error, [error], stages, metrics)
+            error = f"the evaluator returned no {name} (evaluate.fitness_metric); its metrics: {names}"
+            return _result(Status.ERROR, error, [error], stages, metrics, evaluator_error=True)
+        if "combined_score" in metrics:
+            return Score(metrics["combined_score"]), ""
+        infinite = sorted(k for k, v in got.invalid.items() if "inf" in v and k not in self._feature_names)
+        if infinite:
+            error = f"no combined_score, and the metric {infinite[0]} = {got.invalid[infinite[0]]} is not finite"
+            return _result(Status.WRONG, error, [error], stages, metrics)
+        fallback = fallback_fitness(metrics, self._feature_names)
+        if not fallback.names:
+            return Score(0.0), "fitness: 0 (no combined_score and no numeric metrics; OpenEvolve's rule)"
+        return Score(fallback.fitness), (f"fitness: the mean of {', '.join(fallback.names)} "
+                                         "(no combined_score; OpenEvolve's rule)")
 
     def _no_result(self, outcome: SandboxOutcome) -> str:
         reason = outcome.killed_reason
@@ -220,6 +278,7 @@ class _Payload:
     invalid: dict[str, str]  # numbers that are not finite, as text
     notes: list[str]
     faults: dict[str, str]  # stage name -> "evaluator" | "candidate", for stages that raised
+    stopped_early: bool  # a cascade stage missed its threshold
 
 
 def _parse(payload: dict[str, Any]) -> _Payload:
@@ -242,6 +301,7 @@ def _parse(payload: dict[str, Any]) -> _Payload:
         invalid={str(k): str(v) for k, v in dict(payload.get("invalid", {})).items()},
         notes=[str(n) for n in payload.get("notes", [])][:50],
         faults={str(s["name"]): str(s["fault"]) for s in raw_stages if s.get("fault")},
+        stopped_early=bool(payload.get("stopped_early", False)),
     )
 
 

@@ -1,19 +1,25 @@
 """Runs inside the sandbox: load the user's evaluator, run its stage(s), send the result.
 
     python -m evaluators.program.harness --evaluator /abs/evaluator.py --program program.py \
-        [--thresholds 0.5,0.8]
+        [--thresholds 0.5,0.8] [--no-cascade]
 
-The evaluator follows the OpenEvolve contract: `evaluate(program_path) -> dict`, or a cascade
-`evaluate_stage1/2/3(program_path)`. The result channel is opened before the evaluator is
-imported, so nothing the evaluator starts inherits it. What is sent:
+The evaluator follows the OpenEvolve contract: `evaluate(program_path)` returns a dict or an
+`EvaluationResult` (metrics and artifacts), or a cascade `evaluate_stage1/2/3(program_path)`
+runs under OpenEvolve's rules (evaluators/program/openevolve_rules.py); `--no-cascade` runs
+`evaluate` alone. `from openevolve.evaluation_result import EvaluationResult` works without
+OpenEvolve: evoforge's stand-in (compat/openevolve) is appended to `sys.path`, after any real
+one. The result channel is opened before the evaluator is imported, so nothing the evaluator
+starts inherits it. What is sent:
 
     {"stages": [{"name", "ok", "seconds", "message", "log"[, "fault"]}, ...],
      "metrics": {name: finite float}, "text": {name: str}, "invalid": {name: repr},
-     "notes": [str, ...]}
+     "notes": [str, ...], "stopped_early": bool}
 
-`metrics` and `text` are those of the last stage that ran. Values that are not finite numbers
-(NaN, infinities, bools, other types) never reach `metrics`: non-finite numbers are listed in
-`invalid`, other types in `notes`. Standard library only.
+`metrics` are those of stage 1 alone, or the merge of every stage that ran (OpenEvolve's rule);
+`text` gathers the string values and artifacts of every stage that ran (non-text artifacts,
+dicts and lists as JSON); `stopped_early` says a stage missed its threshold. Values that are
+not finite numbers never reach `metrics`: non-finite numbers are listed in `invalid`, bools
+and other objects in `notes`. Standard library only.
 
 A stage whose function raised or returned something that is not a dict carries `fault`:
 "candidate" when the exception came from the candidate (a frame of its traceback, or of an
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import os
 import sys
@@ -34,11 +41,14 @@ import time
 import traceback
 from typing import Any
 
+from evaluators.program.openevolve_rules import merge_stages, passes_threshold
 from sandbox.channel import ChannelError, open_result_channel
 
 MAX_TEXT = 16_000  # characters kept of each text field
 MAX_LOG = 4_000  # characters of traceback kept per stage
 STAGE_FUNCTIONS = ("evaluate_stage1", "evaluate_stage2", "evaluate_stage3")
+# Holds evoforge's stand-in for `openevolve.evaluation_result` (evaluators/program/compat/README.md).
+SHIM_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")
 
 
 class NoEntryPoint(Exception):
@@ -73,16 +83,43 @@ def load_evaluator(path: str) -> Any:
     return module
 
 
-def split_values(returned: Any) -> tuple[dict[str, float], dict[str, str], dict[str, str], list[str]]:
-    """Sort what an evaluate function returned into (metrics, text, invalid numbers, notes)."""
-    if hasattr(returned, "metrics") and not isinstance(returned, dict):  # OpenEvolve EvaluationResult
-        merged = dict(getattr(returned, "metrics", None) or {})
-        merged.update(getattr(returned, "artifacts", None) or {})
-        returned = merged
+def read_result(returned: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, artifacts) of what an evaluate function returned: a dict, or an EvaluationResult."""
+    if not isinstance(returned, dict) and hasattr(returned, "metrics"):  # OpenEvolve's EvaluationResult
+        metrics = getattr(returned, "metrics", None)
+        artifacts = getattr(returned, "artifacts", None) or {}
+        for field, value in (("metrics", metrics), ("artifacts", artifacts)):
+            if not isinstance(value, dict):
+                raise TypeError(f"returned an {type(returned).__name__} whose {field} is "
+                                f"{type(value).__name__}, expected a dict")
+        return metrics, artifacts
     if not isinstance(returned, dict):
         shown = repr(returned)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise TypeError(f"returned {type(returned).__name__} {shown}, expected a dict of metrics")
+    return returned, {}
+
+
+def as_text(value: Any) -> str:
+    """An artifact or other non-metric value as feedback text: text as is, bytes decoded, the rest as JSON."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", errors="replace")
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = repr(value)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " [...]"
+
+
+def split_values(returned: dict[str, Any]) -> tuple[dict[str, float], dict[str, str], dict[str, str], list[str]]:
+    """Sort a dict of returned values into (metrics, text, invalid numbers, notes).
+
+    Finite numbers are metrics; text, bytes, dicts and lists are text (the last two as JSON);
+    non-finite numbers are invalid; None is skipped; bools and other objects are only noted.
+    """
     metrics: dict[str, float] = {}
     text: dict[str, str] = {}
     invalid: dict[str, str] = {}
@@ -100,8 +137,10 @@ def split_values(returned: Any) -> tuple[dict[str, float], dict[str, str], dict[
                 metrics[key] = number
             else:
                 invalid[key] = repr(number)
-        elif isinstance(value, str):
-            text[key] = value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + " [...]"
+        elif value is None:
+            continue
+        elif isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
+            text[key] = as_text(value)
         elif hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
             try:
                 split = split_values({key: value.item()})
@@ -153,18 +192,48 @@ def _where(exc: BaseException, evaluator_file: str | None) -> str:
     return f" ({os.path.basename(target)} line {lines[-1]})" if lines else ""
 
 
-def run_stages(module: Any, program: str, thresholds: list[float]) -> dict[str, Any]:
-    """Run `evaluate` or the cascade; the payload to send (without the load stage)."""
+def _stage_names(module: Any, cascade: bool) -> list[str]:
     names = []
-    for name in STAGE_FUNCTIONS:  # the cascade: stage1, stage2, ... while they exist, in order
-        if not callable(getattr(module, name, None)):
-            break
-        names.append(name)
+    if cascade:  # the cascade: stage1, stage2, ... while they exist, in order
+        for name in STAGE_FUNCTIONS:
+            if not callable(getattr(module, name, None)):
+                break
+            names.append(name)
     if not names:
         if not callable(getattr(module, "evaluate", None)):
-            raise NoEntryPoint("the evaluator defines no evaluate(program_path) function")
+            staged = callable(getattr(module, STAGE_FUNCTIONS[0], None))
+            off = " (cascade_evaluation is off)" if staged and not cascade else ""
+            raise NoEntryPoint(f"the evaluator defines no evaluate(program_path) function{off}")
         names = ["evaluate"]
-    payload: dict[str, Any] = {"stages": [], "metrics": {}, "text": {}, "invalid": {}, "notes": []}
+    return names
+
+
+def _gate(index: int, names: list[str], thresholds: list[float], metrics: dict[str, Any]) -> str:
+    """Why the cascade stops after stage `index` (OpenEvolve's rule), or "" to go on."""
+    if index + 1 >= len(names) or not thresholds:
+        return ""
+    if index >= len(thresholds):
+        return f"no cascade threshold for stage {index + 2}; later stages skipped"
+    verdict = passes_threshold(metrics, thresholds[index])
+    if verdict.passed:
+        return ""
+    shown = "no numeric metrics" if verdict.score is None else f"{verdict.basis} {verdict.score:g}"
+    return f"{shown} below the threshold {thresholds[index]:g}; later stages skipped"
+
+
+def run_stages(module: Any, program: str, thresholds: list[float], cascade: bool = True) -> dict[str, Any]:
+    """Run `evaluate` or the cascade; the payload to send (without the load stage).
+
+    The cascade follows OpenEvolve (evaluators/program/openevolve_rules.py): a stage runs when
+    the previous one passed its threshold (no thresholds: every stage runs), and the metrics
+    are those of stage 1 alone, or the merge of every stage that ran. Text values and
+    artifacts of every stage that ran are kept, later stages overriding earlier keys.
+    """
+    names = _stage_names(module, cascade)
+    payload: dict[str, Any] = {"stages": [], "metrics": {}, "text": {}, "invalid": {}, "notes": [],
+                               "stopped_early": False}
+    ran: list[dict[str, Any]] = []
+    text: dict[str, str] = {}
     for index, name in enumerate(names):
         stage = {"name": name, "ok": False, "seconds": 0.0, "message": "", "log": ""}
         payload["stages"].append(stage)
@@ -178,7 +247,9 @@ def run_stages(module: Any, program: str, thresholds: list[float]) -> dict[str, 
                 stage["message"] += _where(exc, getattr(module, "__file__", None))
         else:
             try:
-                metrics, text, invalid, notes = split_values(returned)
+                values, artifacts = read_result(returned)
+                own_text = {**split_values(values)[1],
+                            **{str(k): as_text(v) for k, v in artifacts.items() if v is not None}}
             except Exception as exc:  # noqa: BLE001 - not a dict: the evaluator broke the contract
                 shown = str(exc) if isinstance(exc, TypeError) else f"returned what cannot be read: {_failure(exc)[0]}"
                 stage.update(message=f"{name}() {shown}", fault="evaluator")
@@ -186,18 +257,21 @@ def run_stages(module: Any, program: str, thresholds: list[float]) -> dict[str, 
         if "fault" in stage:
             payload.update(metrics={}, text={}, invalid={})
             break
-        payload.update(metrics=metrics, text=text, invalid=invalid)
-        payload["notes"].extend(f"{name}: {note}" for note in notes)
+        ran.append(values)
+        combined = ran[0] if len(ran) == 1 else merge_stages(ran)
+        text.update(own_text)
+        metrics, _, invalid, notes = split_values(combined)
+        payload.update(metrics=metrics, text=dict(text), invalid=invalid)
+        payload["notes"] = [f"{name}: {note}" for note in notes]
         stage["ok"] = True
-        if text.get("error"):
-            stage["ok"], stage["message"] = False, _last_line(text["error"])[:500]
+        error = own_text.get("error", "")
+        if error.strip():
+            stage["ok"], stage["message"] = False, _last_line(error)[:500]
             break
-        if index + 1 < len(names) and index < len(thresholds):
-            score = metrics.get("combined_score")
-            if score is None or score < thresholds[index]:
-                shown = "no combined_score" if score is None else f"combined_score {score:g}"
-                stage["message"] = f"{shown} below the threshold {thresholds[index]:g}; later stages skipped"
-                break
+        stage["message"] = _gate(index, names, thresholds, combined)
+        if stage["message"]:
+            payload["stopped_early"] = True
+            break
     return payload
 
 
@@ -207,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluator", required=True)
     parser.add_argument("--program", required=True)
     parser.add_argument("--thresholds", default="")
+    parser.add_argument("--no-cascade", action="store_true", help="run evaluate() even if stage functions exist")
     args = parser.parse_args(argv)
+    sys.path.append(SHIM_ROOT)  # last: a real openevolve, wherever installed, comes first
     thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
     program = os.path.abspath(args.program)
 
@@ -221,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     load = {"name": "load", "ok": True, "seconds": time.perf_counter() - start, "message": "", "log": ""}
     try:
-        payload = run_stages(module, program, thresholds)
+        payload = run_stages(module, program, thresholds, cascade=not args.no_cascade)
     except NoEntryPoint as exc:
         load.update(ok=False, message=str(exc))
         payload = {"stages": [], "metrics": {}, "text": {}, "invalid": {}, "notes": []}

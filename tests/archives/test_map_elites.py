@@ -304,3 +304,35 @@ def test_discard_releases_a_pending_request():
     assert request.parent.id == "e9" and s._freshness(request.parent) < 1.0
     s.discard(request)
     assert s._freshness(request.parent) == 1.0
+
+
+# ---- issue 13: descriptors from the evaluator's metrics, uniform selection -----------------------
+
+def metric_prog(pid, fitness, a, b, parent="p0", gen=1) -> Program:
+    return Program(id=pid, run_id="r", source=f"# {pid}\n", parent_id=parent, generation=gen,
+                   status=Status.CORRECT, fitness=fitness,
+                   metrics={"combined_score": fitness, "a": a, "b": b, "c": 1.0})
+
+
+def test_without_configured_descriptors_the_first_two_reported_metrics_are_the_axes():
+    s = MapElites(config(), random.Random(0))
+    s.tell(metric_prog("p0", 1.0, 2.0, 10.0, parent=None, gen=0))
+    assert s.descriptor_names == ("a", "b")  # the score is not a descriptor; c comes third
+    assert [(a.low, a.high) for a in s.axes] == [(0.0, 4.0), (0.0, 20.0)]
+    assert s.tell(metric_prog("x", 0.5, 3.9, 1.0)).status == "new_cell"
+    # a program that lacks a chosen metric keeps the run going: it just does not enter the grid
+    lacking = Program(id="y", run_id="r", source="# y\n", parent_id="p0", generation=1,
+                      status=Status.CORRECT, fitness=9.0, metrics={"combined_score": 9.0})
+    assert s.tell(lacking).status == "not_added" and s.best().id == "y"
+    plain = MapElites(config(), random.Random(0))
+    plain.tell(Program(id="p0", run_id="r", source=INITIAL, generation=0, status=Status.CORRECT,
+                       fitness=1.0))  # no metrics: the built-ins
+    assert plain.descriptor_names == ("lines", "diversity")
+
+
+def test_uniform_selection_draws_every_filled_cell_alike():
+    counts = parents_over_seeds(x_config(exploit_ratio=0.0, selection="uniform"), seeds=range(1000))
+    assert set(counts) == {f"e{i}" for i in range(10)}
+    assert max(counts.values()) < 1.6 * min(counts.values())  # 100 expected each
+    ranked = parents_over_seeds(x_config(exploit_ratio=0.0), seeds=range(1000))
+    assert ranked["e9"] > 1.6 * ranked["e0"]  # ranked: the fittest cell is drawn more often

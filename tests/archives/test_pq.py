@@ -17,7 +17,9 @@ BASE = "\n".join(f"v{i} = {i} * w + {i % 5}" for i in range(30)) + "\n"
 
 
 def config(**pq) -> SearchConfig:
-    return SearchConfig(strategy="pq", pq=PQConfig(**pq))
+    """These tests are about the queue over code distance (tests/archives/test_pq_diversity.py
+    covers behaviour and constants distance)."""
+    return SearchConfig(strategy="pq", pq=PQConfig(**{"distance": "code", **pq}))
 
 
 def prog(pid, fitness, source=None, parent="p0", status=Status.CORRECT, **kw) -> Program:
@@ -55,11 +57,11 @@ def test_a_program_far_from_every_member_joins_and_a_near_one_must_beat_its_neig
     assert better.status == "improved" and better.previous_fitness == 1.0
     assert [m.program.id for m in s.members()] == ["c", "a"]  # c replaced p0; highest mean first
     assert s.snapshot()["stats"] | {} == {"told": 4, "added": 2, "replaced": 1, "rejected": 1, "evicted": 0,
-                                          "repeats": 0, "repeats_asked": 0}
+                                          "explored": 0, "repeats": 0, "repeats_asked": 0}
 
 
 def test_capacity_evicts_the_lowest_mean_even_a_newcomer():
-    s = PriorityQueue(config(capacity=2, epsilon=0.1), random.Random(0))
+    s = PriorityQueue(config(capacity=2, epsilon=0.1, eviction="fitness"), random.Random(0))
     s.tell(prog("p0", 1.0, parent=None))
     s.tell(prog("a", 3.0, far(1)))
     assert s.tell(prog("b", 2.0, far(2))).status == "added"
@@ -156,7 +158,7 @@ def picks(s: PriorityQueue, n: int) -> list[str]:
 
 
 def test_parents_come_from_the_best_members_and_barren_ones_fade():
-    s = PriorityQueue(config(pool=3, reevaluate_share=0.0), random.Random(0))
+    s = PriorityQueue(config(climb_pool=3, reevaluate_share=0.0, explore_share=0.0), random.Random(0))
     s.tell(prog("p0", 0.0, parent=None))
     for i, f in enumerate([5.0, 4.0, 3.0, 2.0], start=1):
         s.tell(prog(f"m{i}", f, far(i)))
@@ -164,7 +166,7 @@ def test_parents_come_from_the_best_members_and_barren_ones_fade():
     assert set(parents) == {"m1", "m2", "m3"}
     assert parents.count("m1") > parents.count("m2") > parents.count("m3")
     assert s.ask(1)[0].reason.startswith("pq: rank ")
-    fresh = PriorityQueue(config(pool=3, reevaluate_share=0.0), random.Random(0))
+    fresh = PriorityQueue(config(climb_pool=3, reevaluate_share=0.0, explore_share=0.0), random.Random(0))
     fresh.tell(prog("p0", 0.0, parent=None))
     for i, f in enumerate([5.0, 4.0, 3.0, 2.0], start=1):
         fresh.tell(prog(f"m{i}", f, far(i)))
@@ -194,7 +196,8 @@ def test_snapshot_lists_the_queue_with_means_and_bounds():
     s = PriorityQueue(config(), random.Random(0))
     s.tell(repeated(prog("p0", 1.0, parent=None), 2.0))
     snap = s.snapshot()
-    assert snap["kind"] == "pq" and snap["distance"] == "code" and snap["epsilon"] == 0.05
+    assert snap["kind"] == "pq" and snap["distance"] == "code"
+    assert snap["epsilon_rule"] == "auto" and snap["epsilon"] == 0.0  # auto: 0 until the memory is full
     member = snap["members"][0]
     assert member["program_id"] == "p0" and member["n"] == 2 and member["mean"] == 1.5
     assert member["lower"] < 1.5 < member["upper"] and snap["noise_sd"] == pytest.approx(math.sqrt(0.5))

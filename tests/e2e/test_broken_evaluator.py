@@ -50,9 +50,12 @@ BROKEN = {
     "cannot_import": ("file", "import numpy_that_is_not_installed\n",
                       "could not load the evaluator: ModuleNotFoundError: "
                       "No module named 'numpy_that_is_not_installed'"),
-    "no_combined_score": ("file", "def evaluate(program_path):\n    return {'length': 3.0}\n",
-                          "the evaluator returned no combined_score and no scorer is set: return combined_score, "
-                          "or set scorer: in the task file to make the fitness from the metrics (length)"),
+    # (A result without combined_score is no longer an error: its fitness is the mean of its metrics.)
+    "bad_evaluation_result": ("file", "from openevolve.evaluation_result import EvaluationResult\n"
+                              "def evaluate(program_path):\n"
+                              "    return EvaluationResult(metrics=[('combined_score', 1.0)])\n",
+                              "the evaluator's evaluate() returned an EvaluationResult whose metrics is list, "
+                              "expected a dict"),
 }
 
 

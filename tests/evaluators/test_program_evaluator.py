@@ -141,13 +141,14 @@ def test_failures_of_the_candidate_are_not_the_evaluators(tmp_path, sandbox):
     assert correct.status == Status.CORRECT and not correct.evaluator_error
 
 
-def test_missing_combined_score_without_a_scorer_is_the_evaluators_error(tmp_path, sandbox):
-    task = make_task(tmp_path, 'def evaluate(p):\n    return {"speed": 2.0}\n')
+def test_missing_combined_score_without_a_scorer_falls_back_to_the_mean_of_the_metrics(tmp_path, sandbox):
+    # Was an evaluator error until issue 19; now OpenEvolve's rule: the mean of the numeric metrics.
+    task = make_task(tmp_path, 'def evaluate(p):\n    return {"speed": 2.0, "size": 3.0, "note": "n"}\n')
     result = ProgramEvaluator(task, sandbox).evaluate(PROGRAM)
-    assert result.status == Status.ERROR and result.evaluator_error
-    assert result.error.startswith("the evaluator returned no combined_score and no scorer is set: ")
-    assert result.error.endswith("(speed)")
-    assert result.metrics == {"speed": 2.0}
+    assert result.status == Status.CORRECT and not result.evaluator_error, result.error
+    assert result.fitness == 2.5
+    assert result.metrics == {"speed": 2.0, "size": 3.0}
+    assert "fitness: the mean of speed, size (no combined_score; OpenEvolve's rule)" in result.feedback
 
 
 def test_nan_combined_score_is_rejected_and_other_non_numbers_dropped(tmp_path, sandbox):

@@ -49,6 +49,20 @@ def test_a_docker_sandbox_whose_daemon_is_gone_raises_sandbox_unavailable_in_one
     assert str(lost) == f"the Docker daemon stopped answering (unix://{dead_socket}: Connection refused)"
 
 
+def test_a_second_daemon_gets_the_local_image_although_the_first_has_it(dockerd, monkeypatch):
+    first = DockerSandbox()  # the machine's daemon: imports (or finds) the local image
+    try:
+        assert first.run(SandboxJob(argv=(PY, "-c", "print('up')"))).stdout == "up\n"
+    finally:
+        first.cancel_all()
+    monkeypatch.setenv("DOCKER_HOST", dockerd.host)  # a fresh daemon, without that image
+    second = DockerSandbox()
+    try:
+        assert second.run(SandboxJob(argv=(PY, "-c", "print('up')"))).stdout == "up\n"
+    finally:
+        second.cancel_all()
+
+
 def test_a_job_in_flight_when_the_daemon_dies_is_lost_not_judged(dockerd, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", dockerd.host)
     sandbox = DockerSandbox()

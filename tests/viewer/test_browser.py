@@ -77,7 +77,7 @@ def test_clicking_a_grid_cell_shows_its_elite_and_leads_to_the_program(page, fil
     page.open(f"#/run/{filled.run_id}")
     best = max(state["elites"], key=lambda e: e["fitness"])
     page.page.locator("svg.heatmap rect.cell.filled").first.wait_for()
-    cell = f"{best['cell'][0]},{best['cell'][1]}"
+    cell = f"{best['cell'][0]},{best['cell'][1] if len(best['cell']) > 1 else 0}"  # a 1-D grid is drawn as one row
     page.page.locator(f'svg.heatmap rect.cell.filled[data-cell="{cell}"]').click()
     link = page.page.locator(".heatmap-info .elite a").first
     assert link.get_attribute("title") == best["program_id"]

@@ -100,6 +100,18 @@ def test_a_timed_candidate_is_as_fit_as_its_speedup_and_compile_time_is_reused()
     assert {lock, lock + ".gate"} <= set(sandbox.jobs[1].read_paths) and os.path.exists(lock + ".gate")
 
 
+def test_the_references_bytes_and_flops_are_measured_by_one_job_and_passed_to_the_next():
+    stages = [("policy", True, ""), ("compile", True, ""), ("correctness", True, ""), ("timing", True, "")]
+    work = {"bytes": 268435456.0, "flops": 167772160.0, "dtype": "float32"}
+    first = _outcome(stages, {"runtime_ms": 0.1, "speedup": 1.5}, {"reference_work": json.dumps(work)})
+    evaluator, sandbox = _evaluator(first, _outcome(stages, {"runtime_ms": 0.1, "speedup": 1.5}), device="cuda")
+    result = evaluator.evaluate("x = 1\n")
+    assert "reference_work" not in result.feedback
+    evaluator.evaluate("x = 2\n")
+    asked = [json.loads(j.argv[j.argv.index("--options") + 1]).get("reference_work") for j in sandbox.jobs]
+    assert asked == [None, work]
+
+
 def test_one_job_at_a_time_times_the_compiled_reference_and_a_failed_one_passes_it_on():
     wrong = _outcome([("policy", True, ""), ("compile", True, ""), ("correctness", False, "trial 1: off")])
     started, release = threading.Event(), threading.Event()

@@ -107,3 +107,25 @@ def test_the_controller_makes_a_gate_beside_each_gpu_lock():
                 pass
     finally:
         slots.close()
+
+
+def test_a_shared_hold_inside_one_does_not_queue_again_behind_a_waiting_measurement(tmp_path):
+    path = _lock_file(tmp_path)
+    judge, log = GpuLock(path), []
+    outer_in, nested_done = threading.Event(), threading.Event()
+
+    def checks():
+        with judge.shared():  # e.g. the re-check after timing: a trial's hold inside the stage's
+            outer_in.set()
+            time.sleep(0.3)  # meanwhile another judge queues to time, taking the gate
+            with judge.shared():
+                log.append("nested")
+            nested_done.set()
+
+    thread = threading.Thread(target=checks, daemon=True)
+    thread.start()
+    outer_in.wait(5)
+    timing = _start(GpuLock(path), "exclusive", 0.05, log, "timing")
+    assert nested_done.wait(10), "the nested shared hold waited for the measurement that waits for it"
+    thread.join(5), timing.join(5)
+    assert log[0] == "nested" and ("in", "timing") == log[1][:2]

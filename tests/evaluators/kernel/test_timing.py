@@ -130,3 +130,21 @@ def test_the_host_time_to_issue_each_call_is_reported():
     result = measure({"slow": lambda x: time.sleep(0.002) or x, "fast": lambda x: x}, lambda i: [torch.ones(4)], None,
                      TimingOptions(min_reps=10, max_reps=10, target_rel_se=0.0, max_seconds=5.0), "cpu")
     assert result["host_ms"]["slow"] >= 2.0 > result["host_ms"]["fast"]
+
+
+def test_the_paired_speedup_holds_while_a_sinking_clock_drifts_both_times():
+    from evaluators.kernel.timing_rules import paired_speedup
+
+    # A compute-bound pair timed interleaved while the clock sinks 6% over the loop: every
+    # iteration's reference takes 1.5x its candidate's time.
+    slowdown = [1.0 + 0.06 * i / 29 for i in range(30)]
+    cand = summarize([0.200 * s for s in slowdown])
+    ref = summarize([0.300 * s for s in slowdown])
+    paired = paired_speedup(ref, cand)
+    assert paired.median == pytest.approx(1.5) and paired.rel_spread == pytest.approx(0.0, abs=1e-12)
+    # The candidate's own times spread by 3% (IQR over median), the speedup not at all.
+    assert cand.rel_spread > 0.025
+    # Two judgments during different stretches of the sinking clock agree on the speedup.
+    early = paired_speedup(summarize([0.300 * s for s in slowdown[:10]]), summarize([0.200 * s for s in slowdown[-10:]]))
+    assert early.median < 1.45  # unpaired stretches do not: that is what the pairing removes
+    assert paired_speedup(summarize([0.3, 0.3]), summarize([0.2, 0.2, 0.2])) is None
