@@ -11,6 +11,7 @@ from agent.config import PQConfig, SearchConfig
 from archives.constants import constants
 from archives.pq import PriorityQueue
 from archives.records import Program, Status
+from tests.archives.test_pq import picks
 
 
 def config(**pq) -> SearchConfig:
@@ -76,26 +77,17 @@ def test_crowding_eviction_keeps_a_worse_but_distant_member_fitness_eviction_doe
     assert {m.program.id for m in fitness.members()} == {"p0", "b", "c"}
 
 
-def parents(s: PriorityQueue, n: int) -> list[str]:
-    out = []
-    for _ in range(n):
-        request = s.ask(1)[0]
-        s.discard(request)
-        out.append(request.parent.id)
-    return out
-
-
 def test_exploration_starts_only_after_patience_and_then_reaches_every_member():
     s = PriorityQueue(config(pool=1, explore_share=0.5, explore_patience=5, reevaluate_share=0.0),
                       random.Random(0))
     s.tell(at("p0", 0.0, 0.0, parent=None))
     for i in range(1, 5):
         s.tell(at(f"m{i}", float(i), float(i)))  # every one a clear improvement
-    assert not s.exploring() and set(parents(s, 100)) == {"m4"}
+    assert not s.exploring() and set(picks(s, 100)) == {"m4"}
     for i in range(5):
         s.tell(prog(f"f{i}", None, parent="m4", status=Status.WRONG))  # five evaluations, no progress
     assert s.stagnation() == 5 and s.exploring() and s.snapshot()["exploring"]
-    picked = parents(s, 400)
+    picked = picks(s, 400)
     assert set(picked) == {"p0", "m1", "m2", "m3", "m4"}
     assert any(r.reason.startswith("pq: explore:") for r in s.ask(20))
 

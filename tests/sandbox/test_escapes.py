@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Limits, SandboxJob
+from tests.sandbox.fork_bomb import fork_bomb
 from tests.sandbox.test_process_sandbox import CANDIDATE, REPO, SEND, processes_with
 
 PY = sys.executable
@@ -134,17 +135,7 @@ def test_fork_bomb_stops_at_the_process_limit(every_sandbox):
     if any("pids cgroup" in w for w in every_sandbox.warnings()):
         pytest.skip("no writable pids cgroup on this machine: the process backend says it cannot limit processes")
     marker = f"evoforge-bomb-{uuid.uuid4().hex}"
-    code = SEND + f"""
-import subprocess, sys
-started = 0
-for _ in range(500):
-    try:
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "{marker}"])
-        started += 1
-    except OSError:
-        break
-send({{"started": started}})
-"""
+    code = SEND + fork_bomb(marker, 500)
     out = every_sandbox.run(job(code, max_processes=16, wall_seconds=30))
     assert report(out)["started"] < 16
     assert processes_with(marker) == []

@@ -21,6 +21,7 @@ import pytest
 from sandbox import Limits, ProcessSandbox, SandboxError, SandboxJob
 from sandbox import _probe
 from sandbox._jobuser import job_user
+from tests.sandbox.fork_bomb import fork_bomb
 from tests.sandbox.test_process_sandbox import SEND, processes_with
 
 PY = sys.executable
@@ -159,17 +160,7 @@ def test_fork_bomb_stops_at_the_process_limit_without_a_pids_cgroup(no_cgroups):
     sandbox = ProcessSandbox(user=(64996, 64996))  # a uid no other process on this machine uses
     assert not sandbox.support.pids_cgroup and any("RLIMIT_NPROC" in w for w in sandbox.warnings())
     marker = f"evoforge-bomb-{uuid.uuid4().hex}"
-    found = run(sandbox, f"""
-import subprocess, sys
-started = 0
-for _ in range(200):
-    try:
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "{marker}"])
-        started += 1
-    except OSError:
-        break
-send({{"started": started}})
-""", max_processes=12, wall_seconds=30)
+    found = run(sandbox, fork_bomb(marker, 200), max_processes=12, wall_seconds=30)
     assert 0 < found["started"] < 12
     assert processes_with(marker) == []
 

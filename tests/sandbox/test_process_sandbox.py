@@ -18,6 +18,7 @@ import pytest
 from sandbox import Limits, ProcessSandbox, SandboxJob, make_sandbox
 from sandbox._cgroup import find_hierarchies, remove_stale_groups
 from sandbox.base import Sandbox
+from tests.sandbox.fork_bomb import fork_bomb
 
 REPO = str(Path(__file__).resolve().parents[2])
 
@@ -221,17 +222,7 @@ def test_fork_bomb_cannot_exceed_the_process_limit(sandbox):
     if any("pids cgroup" in w for w in sandbox.warnings()):
         pytest.skip("no writable pids cgroup on this machine: the process count cannot be limited")
     marker = f"evoforge-bomb-{uuid.uuid4().hex}"
-    code = SEND + f"""
-import subprocess, sys
-started = 0
-for _ in range(500):
-    try:
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "{marker}"])
-        started += 1
-    except OSError:
-        break
-send({{"started": started}})
-"""
+    code = SEND + fork_bomb(marker, 500)
     out = sandbox.run(job(code, max_processes=32, wall_seconds=20))
     assert out.result is not None, out.stderr[-2000:]
     assert json.loads(out.result)["started"] < 32
