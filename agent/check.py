@@ -20,7 +20,7 @@ _FEEDBACK_LINES = 60
 class CheckOutcome:
     """What `agent check` found; `exit_code` 0 when the program is correct, else 1."""
 
-    result: object  # evaluators.result.EvalResult
+    result: object  # archives.records.EvalResult
     sandbox: str
     warnings: tuple[str, ...]
     fitness_rule: str | None = None  # where the fitness comes from (program tasks)
@@ -48,8 +48,6 @@ def check_task(task: TaskConfig, program: Path | None = None) -> CheckOutcome:
     from agent.wiring import build_evaluator
     from sandbox import SandboxError, describe_sandbox
 
-    if task.kind not in ("program", "kernel"):
-        raise ConfigError(f"kind: {task.kind!r} tasks cannot be checked yet (only 'program', 'kernel')")
     path = Path(program) if program is not None else Path(task.program)
     try:
         source = path.read_text(encoding="utf-8")

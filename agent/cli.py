@@ -105,6 +105,8 @@ def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **ov
             sys.exit(exc.exit_code)
         stops.ending()  # a late Ctrl-C cuts neither the summary, the resume command nor the exit code
         console.print(summary_table(outcome))
+        if outcome.report:  # the evaluator's own (e.g. a prompt task's held-out test scores)
+            console.print(outcome.report, markup=False, highlight=False)
         if outcome.best is not None:  # commands to copy: never wrapped
             console.print(f"best program: agent export {outcome.run.id[:8]} --store {task.store_url}", soft_wrap=True)
         if outcome.status == "stopped":

@@ -4,17 +4,29 @@ Every model forbids unknown keys, so a typo is an error that names the key. Rela
 resolve against the task file's folder. `load_task` is the only entry point: it reads the
 YAML, applies command-line overrides, validates, and raises `ConfigError` with one line that
 names the file, the key and what was expected.
+
+`kind` names a task kind through the plugin registry (agent/plugins.py). The kind's own
+options sit under its `config_key` (e.g. `kernel:`), are validated by its `config_model` and
+kept as `task.kind_options` (dumped back under the same key); the kind's `check` refuses a
+task it cannot run. Nothing here knows a kind by name.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_serializer, model_validator)
+from pydantic_core import PydanticCustomError
+
+from evaluators.kernel.config import InputDistribution, KernelConfig  # noqa: F401 - re-exported, as before
+from evaluators.program.kind import PROGRAM_TIMEOUT_SECONDS  # noqa: F401 - re-exported, as before
+from archives.options import (DescriptorSpec, MapElitesConfig, MCTSConfig, NoveltyConfig,  # noqa: F401 - re-exported
+                              PQConfig, SearchConfig)
 
 
 class ConfigError(Exception):
@@ -79,131 +91,13 @@ class LLMConfig(_Model):
         return value
 
 
-class DescriptorSpec(_Model):
-    name: str = Field(min_length=1)
-    """A metric the evaluator reports (or a built-in: "lines", "diversity")."""
-    low: float | None = None
-    high: float | None = None
-    """The range split into `bins`; values outside fall into the end bins."""
-    bins: int = Field(8, ge=1, le=1000)
-    log: bool = False
-    """Space the bins logarithmically (both bounds must then be positive)."""
-
-
-class MapElitesConfig(_Model):
-    descriptors: tuple[DescriptorSpec, ...] = ()
-    """Behaviour descriptors of the grid; empty: the first two numeric metrics the evaluator
-    reports other than the score (combined_score, score, fitness), else the built-in "lines"
-    and "diversity"."""
-    exploit_ratio: float = Field(0.7, ge=0, le=1)
-    """Chance a parent is drawn from the best elites rather than from all filled cells."""
-    selection: Literal["ranked", "uniform"] = "ranked"
-    """How the other parents are drawn from the filled cells: "uniform": each filled cell
-    alike; "ranked": weighted 1/sqrt(fitness rank) and by freshness."""
-    elite_pool: int = Field(5, ge=1)
-    """How many top elites exploitation draws from."""
-    inspirations: int = Field(2, ge=0, le=10)
-    """How many other elites are shown to the LLM beside the parent."""
-    islands: int = Field(1, ge=1, le=64)
-    """Separate grids that evolve on their own and exchange elites; 1: no islands."""
-    migration_interval: int = Field(25, ge=1)
-    """With islands: migrate after every this many correct programs."""
-    migrants: int = Field(2, ge=0)
-    """With islands: how many of its fittest elites each island sends to the next one."""
-
-
-class PQConfig(_Model):
-    """The priority queue with an epsilon-net memory (archives/pq.py)."""
-
-    capacity: int = Field(8, ge=1)
-    """Most programs kept in the memory; beyond it one leaves (see `eviction`). Small, so that
-    exploration returns to each member often (bench/results/strategies.md: with 32 the deceptive
-    task's false peak was left in 7 of 10 runs, with 8 in 10 of 10)."""
-    epsilon: float | Literal["auto"] = "auto"
-    """A program joins the memory only if farther than this from every member; otherwise it
-    replaces its nearest member when its mean is higher. "auto": the smallest distance between
-    two members once the memory is full (the memory keeps its most mutually distant programs)."""
-    distance: Literal["auto", "code", "descriptors"] = "auto"
-    """"code": 1 - Jaccard similarity of token shingles (MinHash); "descriptors": scaled
-    Euclidean distance of the behaviour descriptors (the metrics when there are none); "auto":
-    descriptors where both programs report descriptors or metrics, else the same distance over
-    the programs' numeric constants (archives/constants.py), else code."""
-    eviction: Literal["crowding", "fitness"] = "crowding"
-    """Who leaves a full memory: "crowding": the worse of the two closest members;
-    "fitness": the lowest mean."""
-    pool: int = Field(4, ge=1)
-    """While exploring (see `explore_patience`), the parents not drawn for exploration come from
-    this many members with the highest mean fitness (weighted 1/rank)."""
-    climb_pool: int = Field(1, ge=1)
-    """The same while the best still rises clearly (1: always the leader, as greedy)."""
-    explore_share: float = Field(0.5, ge=0, le=1)
-    """Share of parents drawn uniformly from all members (freshness-weighted) instead of from
-    the `pool` best while the search stagnates: the budget for exploring different programs."""
-    explore_patience: int = Field(50, ge=0)
-    """Exploration starts once this many evaluations passed without the best mean rising by
-    more than 1% of the spread of the members' means; 0: always explore."""
-    confidence: float = Field(1.0, ge=0)
-    """Width of the confidence bounds in standard errors (mean ± confidence * sd / sqrt(n))."""
-    max_evaluations: int = Field(3, ge=1, le=100)
-    """Most evaluations of one program when evaluations are noisy; 1: never repeat."""
-    reevaluate_share: float = Field(0.1, ge=0, le=1)
-    """Most of the evaluations that may go to repeats."""
-    summarize_every: int = Field(10, ge=0)
-    """With an LLM: summarize the memory into recommendations for the prompts after every this
-    many evaluations; 0: never."""
-    summary_notes: int = Field(4, ge=1, le=20)
-    """Most recommendations a summary may give."""
-
-
-class MCTSConfig(_Model):
-    """Monte Carlo tree search over the lineage (archives/mcts.py)."""
-
-    selection: Literal["uct", "puct"] = "uct"
-    """How a child is chosen on the way down: UCT, or PUCT with a uniform prior."""
-    exploration: float = Field(0.1, ge=0)
-    """The exploration constant c of UCT / PUCT (values are scaled to [0, 1])."""
-    widening: float = Field(2.0, gt=0)
-    """Progressive widening: a node with N visits may have ceil(widening * N ** exponent) children."""
-    widening_exponent: float = Field(0.5, ge=0, le=1)
-    """Progressive widening exponent (0: at most `widening` children per node)."""
-
-
-class NoveltyConfig(_Model):
-    """Rejection of duplicate proposals before they are evaluated (agent/controller.py)."""
-
-    similarity: float | None = Field(1.0, gt=0, le=1)
-    """A proposal at least this similar to a pending or correct program (Jaccard over token
-    shingles, comments and spacing ignored) is not evaluated. 1.0 rejects programs that differ
-    only in comments and spacing; lower values also reject small edits (e.g. 0.95), and with
-    them the tuner's one-constant changes of long programs. None: exact copies only."""
-    shingle: int = Field(3, ge=1, le=20)
-    """Tokens per shingle."""
-
-
-class SearchConfig(_Model):
-    strategy: str = "pq"
-    """A strategy name ("pq", "map_elites", "mcts", "greedy", "best_of_n") or a dotted import
-    path "package.module:Class". The default is chosen from bench/results/strategies.md."""
-    seed: int = 0
-    """Seeds the run's random choices (parents, models, tuner)."""
-    map_elites: MapElitesConfig = MapElitesConfig()
-    pq: PQConfig = PQConfig()
-    mcts: MCTSConfig = MCTSConfig()
-    novelty: NoveltyConfig = NoveltyConfig()
-
-
-PROGRAM_TIMEOUT_SECONDS = 300.0
-"""evaluate.timeout_seconds when a program task does not set it (OpenEvolve's default: its
-examples' evaluators often need minutes); other kinds keep EvaluateConfig's 60 s."""
-
-
 class EvaluateConfig(_Model):
     workers: int = Field(2, ge=1, le=256)
     """Evaluations running at once."""
     timeout_seconds: float = Field(60.0, gt=0)
     """Wall-clock limit for one evaluation (all its cascade stages together); the whole process
-    group is killed after it. Default 60 s; for program tasks 300 s (PROGRAM_TIMEOUT_SECONDS,
-    OpenEvolve's default)."""
+    group is killed after it. Default 60 s, or the task kind's own (program tasks: 300 s,
+    PROGRAM_TIMEOUT_SECONDS, OpenEvolve's default)."""
     memory_mb: int = Field(4096, ge=64)
     max_processes: int = Field(64, ge=1)
     output_bytes: int = Field(256_000, ge=1024)
@@ -240,10 +134,41 @@ class EvaluateConfig(_Model):
 
 
 class SandboxConfig(_Model):
-    backend: Literal["auto", "docker", "process"] = "auto"
+    backend: str = "auto"
     """"docker": evaluations in containers; "process": a local process tree in namespaces and
     cgroups; "auto": Docker wherever a daemon answers, else the process backend (the run says
-    which it uses)."""
+    which it uses); or a plugin backend: a dotted path "package.module:Factory" or an installed
+    `evoforge.sandboxes` entry point."""
+    options: dict[str, Any] = {}
+    """Keyword arguments for a plugin backend's factory (the built-in backends take none)."""
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from agent.plugins import PluginError, builtin_names, resolve
+
+        names = builtin_names("sandboxes")
+        if value in names:
+            return value
+        try:
+            resolve("sandboxes", value)
+        except PluginError as exc:
+            shown = " or ".join([", ".join(repr(n) for n in list(names)[:-1]), repr(list(names)[-1])])
+            if ":" in value:  # a dotted path that does not import: say why
+                raise ValueError(str(exc)) from None
+            raise ValueError(f"Input should be {shown}, a dotted path 'package.module:Factory' or an installed "
+                             "evoforge.sandboxes entry point") from None
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _options_for_plugins(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from agent.plugins import builtin_names
+
+        backend = info.data.get("backend")
+        if value and backend in builtin_names("sandboxes"):
+            raise ValueError(f"the built-in backend {backend!r} takes no options")
+        return value
     image: str | None = None
     """Docker image to evaluate in (e.g. built from sandbox/Dockerfile), with its own Python and
     packages; None: a minimal local image with this machine's Python and environment mounted
@@ -283,68 +208,14 @@ class Tunable(_Model):
         return self
 
 
-class InputDistribution(_Model):
-    """How a correctness trial transforms the floating-point inputs get_inputs() makes."""
-
-    scale: float = 1.0
-    """Multiply the inputs by this."""
-    offset: float = 0.0
-    """Then add this."""
-    edge: bool = False
-    """Replace about 1% of the elements with edge values (zeros, +-tiny, +-large)."""
-
-
-class KernelConfig(_Model):
-    """Kernel tasks: how candidates are checked and timed (evaluators/kernel/README.md)."""
-
-    device: Literal["auto", "cuda", "cpu"] = "auto"
-    """"auto": the GPU when this machine has one, else the CPU (Triton in its interpreter,
-    CUDA compiled only, no timing)."""
-    trials: int = Field(5, ge=5, le=100)
-    """Correctness trials at the benchmark shape, each with fresh secret-seeded inputs and weights."""
-    shape: dict[str, int | float | tuple[int, ...]] | None = None
-    """Module-level constants of the reference to set for the benchmark (e.g. {batch_size: 64};
-    a tuple constant as a list: {input_shape: [64]}); None: the reference's own. Module-level
-    names the file computes from them follow."""
-    cpu_shape: dict[str, int | float | tuple[int, ...]] | None = None
-    """The shape used without a GPU, where Triton runs in its slow interpreter: keep it tiny."""
-    odd_shapes: tuple[dict[str, int | float | tuple[int, ...]], ...] = ()
-    """Extra shapes checked for correctness (one trial each; also without a GPU: keep them small),
-    e.g. sizes that are not multiples of a block."""
-    inputs: tuple[InputDistribution, ...] = ()
-    """Input distributions for trials 2, 3, ... in turn (trial 1 uses get_inputs() as it is)."""
-    atol: float | None = Field(None, ge=0)
-    """Absolute tolerance; None: by the output's dtype (the table in evaluators/kernel/correctness.py)."""
-    rtol: float | None = Field(None, ge=0)
-    """Relative tolerance; None: by the output's dtype."""
-    allow_ops: tuple[str, ...] = ()
-    """torch operators a candidate may call although they do the reference's work (e.g. "matmul")."""
-    min_own_share: float | None = Field(None, ge=0, le=1)
-    """On a GPU: the least share of one forward's GPU time that must run in the candidate's own
-    kernels (the rest ran in torch's or a vendor library's); below it the candidate is rejected,
-    naming the library kernels that did the work. None: 0.5, or 0 when `allow_ops` is set."""
-    bytes: float | None = Field(None, gt=0)
-    """Bytes the op must move at the benchmark shape (roofline); None: estimated."""
-    flops: float | None = Field(None, ge=0)
-    """FLOPs the op must do at the benchmark shape (roofline); None: estimated."""
-    compile_timeout_seconds: float = Field(300.0, gt=0)
-    """Limit for a candidate's import and first call (where CUDA and Triton compile)."""
-    timing_seconds: float = Field(10.0, gt=0)
-    """Time budget of the adaptive timing loop per candidate."""
-    target_rel_se: float = Field(0.002, gt=0, lt=1)
-    """Repeat timed calls until the median's relative standard error is below this."""
-    compile_reference: bool = True
-    """Also time torch.compile of the reference (once per run) for speedup_vs_compile."""
-    ceilings: Path | None = None
-    """JSON file caching measured device ceilings; None: ~/.cache/evoforge/ceilings.json."""
-
-
 class TaskConfig(_Model):
     """A whole task file, validated."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     """Letters, digits, '_', '.', '-': names the run and the default store file."""
-    kind: Literal["program", "kernel", "prompt"]
+    kind: str = Field(min_length=1)
+    """"program", "kernel", "prompt", a dotted path "package.module:Kind" or the name of an
+    installed `evoforge.kinds` entry point (agent/plugins.py)."""
     description: str = ""
     """What the program does and what "better" means: the start of every prompt."""
     program: Path
@@ -356,8 +227,9 @@ class TaskConfig(_Model):
     get_init_inputs)."""
     language: str = "python"
     """The candidates' language; kernel tasks: "triton" or "cuda"."""
-    kernel: KernelConfig = KernelConfig()
-    """Kernel tasks: checking and timing settings."""
+    kind_options: Any = None
+    """Set by validation from the key the kind names (its `config_key`, e.g. `kernel:` for
+    checking and timing settings): an instance of the kind's `config_model`, or None."""
     budget: Budget = Budget()
     llm: LLMConfig = LLMConfig()
     search: SearchConfig = SearchConfig()
@@ -365,7 +237,8 @@ class TaskConfig(_Model):
     sandbox: SandboxConfig = SandboxConfig()
     prompt: PromptConfig = PromptConfig()
     scorer: str | None = None
-    """"path/to/file.py:function" or the name of an `evoforge.scorers` entry point."""
+    """"path/to/file.py:function", "package.module:function" or the name of an
+    `evoforge.scorers` entry point."""
     tunables: dict[str, Tunable] = {}
     """Constants the built-in tuner may change, by the name assigned in the source."""
     summary_metrics: tuple[str, ...] = ()
@@ -380,20 +253,58 @@ class TaskConfig(_Model):
     def store_url(self) -> str:
         return self.store or f"sqlite:///runs/{self.name}.db"
 
+    @property
+    def task_kind(self) -> Any:
+        """The kind object (evaluators/base.py TaskKind) that `kind` names."""
+        return task_kind(self.kind)
+
     @model_validator(mode="before")
     @classmethod
-    def _program_timeout(cls, raw: Any) -> Any:
-        """A program task without evaluate.timeout_seconds gets PROGRAM_TIMEOUT_SECONDS."""
-        if not isinstance(raw, dict) or raw.get("kind") != "program":
-            return raw
-        evaluate = raw.get("evaluate")
-        if evaluate is None:
-            return {**raw, "evaluate": {"timeout_seconds": PROGRAM_TIMEOUT_SECONDS}}
-        if isinstance(evaluate, dict) and "timeout_seconds" not in evaluate:
-            return {**raw, "evaluate": {**evaluate, "timeout_seconds": PROGRAM_TIMEOUT_SECONDS}}
-        if isinstance(evaluate, EvaluateConfig) and "timeout_seconds" not in evaluate.model_fields_set:
-            return {**raw, "evaluate": evaluate.model_copy(update={"timeout_seconds": PROGRAM_TIMEOUT_SECONDS})}
-        return raw
+    def _kind_options(cls, raw: Any) -> Any:
+        """Resolve the kind; validate its options from its own key into `kind_options`; give
+        evaluate.timeout_seconds the kind's default when the task does not set it."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("kind"), str) or not raw["kind"].strip():
+            return raw  # the fields' own errors
+        kind = _kind_or_error(raw["kind"])
+        raw = dict(raw)
+        key, model = kind.config_key, kind.config_model
+        given = raw.pop(key, None) if key else None
+        current = raw.get("kind_options")
+        if current is not None and not (model is not None and isinstance(current, model)):
+            where = f"give the kind's options under {key}:" if key else f"kind {kind.name!r} takes no options"
+            raise PydanticCustomError("kind_options", "kind_options: unknown key ({where})", {"where": where})
+        if model is not None and (current is None or given is not None):
+            try:
+                raw["kind_options"] = model.model_validate({} if given is None else given)
+            except ValidationError as exc:
+                raise PydanticCustomError("kind_options", "{line}", {"line": _first_error(exc, key)}) from None
+        timeout = getattr(kind, "timeout_seconds", None)
+        return raw if timeout is None else _default_timeout(raw, timeout)
+
+    @model_serializer(mode="wrap")
+    def _dump_kind_options(self, handler: Any) -> dict[str, Any]:
+        """`kind_options` dumped under the kind's own key, as the task file gives them."""
+        data = handler(self)
+        options = data.pop("kind_options", None)
+        key = task_kind(self.kind).config_key
+        if key and options is not None:
+            data[key] = options
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        """The kind's own key reads as its options (`task.kernel` of a kernel task)."""
+        kind = self.__dict__.get("kind") if not name.startswith("_") else None
+        if kind is not None and task_kind(kind).config_key == name:
+            return self.__dict__.get("kind_options")
+        return super().__getattr__(name)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> TaskConfig:
+        """As pydantic's; an update of the kind's own key (e.g. "kernel") sets `kind_options`."""
+        key = task_kind(self.kind).config_key
+        if update and key and key in update:
+            update = {**update, "kind_options": update[key]}
+            del update[key]
+        return super().model_copy(update=update, deep=deep)
 
     @model_validator(mode="after")
     def _one_fitness(self) -> TaskConfig:
@@ -402,15 +313,48 @@ class TaskConfig(_Model):
         return self
 
     @model_validator(mode="after")
-    def _kind_files(self) -> TaskConfig:
-        if self.kind == "program" and self.evaluator is None:
-            raise ValueError("evaluator: required key is missing (kind: program needs it)")
-        if self.kind == "kernel":
-            if self.reference is None:
-                raise ValueError("reference: required key is missing (kind: kernel needs a KernelBench problem file)")
-            if self.language not in ("triton", "cuda"):
-                raise ValueError(f"language: kernel tasks take 'triton' or 'cuda', got {self.language!r}")
+    def _kind_accepts(self) -> TaskConfig:
+        self.task_kind.check(self)  # ValueError: one line
         return self
+
+
+@functools.cache
+def task_kind(name: str) -> Any:
+    """The kind object `name` stands for (agent/plugins.py, group "kinds"); ConfigError if none."""
+    from agent.plugins import PluginError, resolve
+
+    try:
+        found = resolve("kinds", name)
+    except PluginError as exc:
+        raise ConfigError(f"kind: {exc}") from None
+    kind = found() if isinstance(found, type) else found
+    missing = [m for m in _KIND_MEMBERS if not hasattr(kind, m)]
+    if missing:
+        raise ConfigError(f"kind: {name!r} is not a task kind (it lacks {', '.join(missing)}; see evaluators/base.py)")
+    return kind
+
+
+_KIND_MEMBERS = ("name", "config_key", "config_model", "path_keys", "check", "candidate_language", "description",
+                 "build_evaluator")
+
+
+def _kind_or_error(name: str) -> Any:
+    try:
+        return task_kind(name.strip())
+    except ConfigError as exc:
+        raise PydanticCustomError("kind_options", "{line}", {"line": str(exc)}) from None
+
+
+def _default_timeout(raw: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """`raw` with evaluate.timeout_seconds = `seconds` unless the task sets it."""
+    evaluate = raw.get("evaluate")
+    if evaluate is None:
+        return {**raw, "evaluate": {"timeout_seconds": seconds}}
+    if isinstance(evaluate, dict) and "timeout_seconds" not in evaluate:
+        return {**raw, "evaluate": {**evaluate, "timeout_seconds": seconds}}
+    if isinstance(evaluate, EvaluateConfig) and "timeout_seconds" not in evaluate.model_fields_set:
+        return {**raw, "evaluate": evaluate.model_copy(update={"timeout_seconds": seconds})}
+    return raw
 
 
 # Command-line overrides: option name -> dotted key in the task file.
@@ -426,7 +370,11 @@ OVERRIDE_KEYS = {
     "store": "store",
 }
 
-_PATH_KEYS = ("program", "evaluator", "reference")
+def resolve_paths(task: TaskConfig, path: Path) -> TaskConfig:
+    """The task with its files made absolute and checked to exist (agent/task_paths.py)."""
+    from agent.task_paths import resolve_paths as resolved
+
+    return resolved(task, path)
 
 
 def read_yaml(path: Path, missing: str) -> Any:
@@ -456,7 +404,7 @@ def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> Task
         task = TaskConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None
-    return _resolve_paths(task, path)
+    return resolve_paths(task, path)
 
 
 def task_from_run(config: dict[str, Any], task_path: Path, overrides: dict[str, Any] | None = None) -> TaskConfig:
@@ -466,12 +414,28 @@ def task_from_run(config: dict[str, Any], task_path: Path, overrides: dict[str, 
     changed since; options given on the command line still win.
     """
     raw = json.loads(json.dumps(config))  # a deep copy
+    _drop_other_kinds_keys(raw)
     _apply_overrides(raw, overrides or {})
     try:
         task = TaskConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{task_path} (as stored with the run): {_first_error(exc)}") from None
-    return _resolve_paths(task, task_path)
+    return resolve_paths(task, task_path)
+
+
+_STORED_FOR_EVERY_KIND = ("kernel",)
+"""Keys that runs stored before task kinds were plugins carry whatever their kind (the kernel
+options were then a field of every task)."""
+
+
+def _drop_other_kinds_keys(raw: dict[str, Any]) -> None:
+    try:
+        own = task_kind(str(raw.get("kind", ""))).config_key
+    except ConfigError:
+        return  # validation says what is wrong with the kind
+    for key in _STORED_FOR_EVERY_KIND:
+        if key != own:
+            raw.pop(key, None)
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
@@ -502,84 +466,36 @@ def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
         llm["models"] = [{**({"name": m} if isinstance(m, str) else m), "api_base": api_base} for m in models]
 
 
-def _first_error(exc: ValidationError) -> str:
+def strategy_options(cls: Any, search: SearchConfig) -> Any:
+    """A strategy's own options: `search.options` validated by the class's `config_model`
+    (None when it declares none). Raises ConfigError with one line."""
+    model = getattr(cls, "config_model", None)
+    given = search.options
+    if model is None:
+        if given not in (None, {}):
+            raise ConfigError(f"search.options: strategy {search.strategy!r} takes no options (it has no config_model)")
+        return None
+    if isinstance(given, model):
+        return given
+    try:
+        return model.model_validate({} if given is None else given)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc, "search.options")) from None
+
+
+def _first_error(exc: ValidationError, prefix: str | None = None) -> str:
+    """One line for a validation error: the dotted key (under `prefix`), what is wrong, what was given."""
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    kind = err["type"]
-    if kind == "missing":
+    problem = err["type"]
+    if problem == "kind_options":  # a line made already (the kind's own options)
+        return err["msg"]
+    key = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(err["loc"])) or "(top level)"
+    if problem == "missing":
         return f"{key}: required key is missing"
-    if kind == "extra_forbidden":
+    if problem == "extra_forbidden":
         return f"{key}: unknown key"
     message = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
     shown = "" if isinstance(got, (dict, list)) or got is None else f", got {got!r}"
     more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
     return f"{key}: {message}{shown}{more}"
-
-
-def _resolve_paths(task: TaskConfig, path: Path) -> TaskConfig:
-    updates: dict[str, Any] = {}
-    for key in _PATH_KEYS:
-        value: Path | None = getattr(task, key)
-        if value is None:
-            continue
-        full = value if value.is_absolute() else task.task_dir / value
-        if not full.is_file():
-            raise ConfigError(f"{path}: {key}: file not found: {full}")
-        updates[key] = full
-    evaluate = _resolve_evaluator_needs(task.evaluate, task.task_dir, path, in_image=task.sandbox.image is not None)
-    if evaluate is not task.evaluate:
-        updates["evaluate"] = evaluate
-    if task.prompt.templates is not None:
-        tdir = task.prompt.templates
-        tdir = tdir if tdir.is_absolute() else task.task_dir / tdir
-        if not tdir.is_dir():
-            raise ConfigError(f"{path}: prompt.templates: folder not found: {tdir}")
-        updates["prompt"] = task.prompt.model_copy(update={"templates": tdir})
-    if task.scorer and ":" in task.scorer:
-        file_part, _, func = task.scorer.rpartition(":")
-        scorer_file = Path(file_part)
-        scorer_file = scorer_file if scorer_file.is_absolute() else task.task_dir / scorer_file
-        if not scorer_file.is_file():
-            raise ConfigError(f"{path}: scorer: file not found: {scorer_file}")
-        if not func.isidentifier():
-            raise ConfigError(f"{path}: scorer: expected 'file.py:function', got {task.scorer!r}")
-        updates["scorer"] = f"{scorer_file}:{func}"
-    return task.model_copy(update=updates)
-
-
-def _resolve_evaluator_needs(cfg: EvaluateConfig, task_dir: Path, path: Path, *, in_image: bool) -> EvaluateConfig:
-    """evaluate.python / venv / requirements / pythonpath made absolute and checked to exist
-    (an interpreter given as a bare name is looked up on PATH). With sandbox.image the
-    interpreter and venv are paths inside the image, taken as written."""
-    if cfg.python is None and cfg.venv is None and cfg.requirements is None and not cfg.pythonpath:
-        return cfg
-
-    def full(value: Path) -> Path:  # normpath, not resolve: a venv's bin/python is a link to keep
-        return Path(os.path.normpath(value if value.is_absolute() else task_dir / value))
-
-    updates: dict[str, Any] = {}
-    if cfg.python is not None and not in_image:
-        if len(cfg.python.parts) == 1 and not full(cfg.python).exists():  # "python3.12": a command
-            from evaluators.program.runtime import python_on_path
-
-            found = python_on_path(str(cfg.python))
-            if found is None:
-                raise ConfigError(f"{path}: evaluate.python: {cfg.python} is neither a file beside the task nor on PATH")
-            updates["python"] = Path(found)
-        else:
-            updates["python"] = full(cfg.python)
-    if cfg.venv is not None and not in_image:
-        if not full(cfg.venv).is_dir():
-            raise ConfigError(f"{path}: evaluate.venv: folder not found: {full(cfg.venv)}")
-        updates["venv"] = full(cfg.venv)
-    if cfg.requirements is not None:
-        if not full(cfg.requirements).is_file():
-            raise ConfigError(f"{path}: evaluate.requirements: file not found: {full(cfg.requirements)}")
-        updates["requirements"] = full(cfg.requirements)
-    folders = tuple(full(p) for p in cfg.pythonpath)
-    for folder in folders:
-        if not folder.is_dir():
-            raise ConfigError(f"{path}: evaluate.pythonpath: folder not found: {folder}")
-    updates["pythonpath"] = folders
-    return cfg.model_copy(update=updates)

@@ -43,7 +43,7 @@ from archives.records import Program, ProposalRequest, Status, source_hash
 from archives.repeats import FITNESS_EVALS
 from archives.store import Store
 from archives.strategy import Strategy
-from evaluators.result import EvalResult
+from archives.records import EvalResult
 from sandbox.base import SandboxError, SandboxUnavailable
 
 
@@ -92,6 +92,7 @@ class Controller:
         self._limits = ProposalLimits(wall_seconds, lambda: self.state.started)
         self._told = asyncio.Event()
         self._snapshot_at = float("-inf")
+        self._parents: dict[str, Program] = {}  # child id -> its parent, until the child is evaluated
         self._judge_streak = 0  # judge errors in a row: the evaluator itself is broken past JUDGE_ERROR_STREAK
 
     # ----- setup -------------------------------------------------------------------------
@@ -283,6 +284,7 @@ class Controller:
             self._novelty.add(child.id, fingerprint)
         self._link_call(proposal, child)
         self.state.fruitless = 0
+        self._parents[child.id] = request.parent  # the evaluator may compare the child with it
         await queue.put(child)
         return True
 
@@ -321,7 +323,7 @@ class Controller:
 
     async def _evaluate(self, program: Program, repeat: bool = False) -> tuple[Program, EvalResult]:
         """Evaluate, store and tell; returns the stored program and the evaluator's result."""
-        result = await self._sandboxed(program)
+        result = await self._sandboxed(program, None if repeat else self._parents.pop(program.id, None))
         if result.evaluator_error and program.parent_id is not None:  # the initial one: start() stops the run
             return self._judge_error(program, result, repeat), result
         self._judge_streak = 0
@@ -366,13 +368,15 @@ class Controller:
             raise RunFailed(f"the evaluator failed on {self._judge_streak} programs in a row, the last with: {error}")
         return done
 
-    async def _sandboxed(self, program: Program) -> EvalResult:
-        """The evaluator's result. A sandbox backend lost meanwhile did not judge the program: it
-        stays pending and is evaluated again on the backend that took over (announced once),
-        or, where none may (sandbox.backend: docker), the run stops with one line."""
+    async def _sandboxed(self, program: Program, parent: Program | None = None) -> EvalResult:
+        """The evaluator's result (`parent`: the program it was made from, as the strategy gave
+        it; None for the initial program and repeats). A sandbox backend lost meanwhile did not
+        judge the program: it stays pending and is evaluated again on the backend that took over
+        (announced once), or, where none may (sandbox.backend: docker), the run stops with one line."""
         while True:
             try:
-                return await asyncio.to_thread(self._evaluator.evaluate, program.source, label=program.id[:8])
+                return await asyncio.to_thread(self._evaluator.evaluate, program.source, label=program.id[:8],
+                                               parent=parent)
             except SandboxUnavailable as lost:
                 if not lost.retry:
                     raise RunFailed(str(lost)) from None

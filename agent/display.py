@@ -103,7 +103,8 @@ def summary_table(outcome) -> Table:
             table.add_row("improvement", f"{gain:+.1f}% over the initial program")
     for name in outcome.run.config.get("summary_metrics") or ():
         table.add_row(name, _metric_change(name, initial, outcome.best))
-    table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens")
+    table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens"
+                  + _spend_apart(getattr(summary, "cost_by_purpose", {})))
     table.add_row("wall time", f"{outcome.seconds:.1f} s this session")
     return table
 
@@ -166,3 +167,11 @@ def _when(ts: float | None) -> str:
     if not ts:
         return "-"
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _spend_apart(cost_by_purpose: dict[str, float]) -> str:
+    """The spend by purpose, e.g. " (proposer $0.01, target $0.02)", when calls other than the
+    proposer's were made (prompt tasks); "" otherwise."""
+    if set(cost_by_purpose) <= {"proposer"}:
+        return ""
+    return " (" + ", ".join(f"{name} ${cost:.4f}" for name, cost in sorted(cost_by_purpose.items())) + ")"

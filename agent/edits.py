@@ -14,6 +14,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from archives.languages import language as language_of
+
 __all__ = [
     "AppliedEdit", "EditError", "apply_answer", "apply_search_replace", "evolve_blocks",
     "extract_fenced_program", "parse_search_replace", "unified_diff",
@@ -43,17 +45,6 @@ _SHOWN_LINES = 20  # lines of SEARCH text / closest region quoted in an error
 _CANDIDATES = 5  # windows scored exactly when looking for the closest region
 
 _NOT_PROGRAMS = {"diff", "patch", "udiff", "bash", "sh", "shell", "console", "output"}
-_LANGUAGE_TAGS = {
-    "python": {"python", "py", "python3", "py3"},
-    "triton": {"triton", "python", "py", "python3"},
-    "cuda": {"cuda", "cu", "cuh", "cpp", "c++"},
-    "cpp": {"cpp", "c++", "cc", "cxx", "hpp"},
-    "c": {"c", "h"},
-    "javascript": {"javascript", "js"},
-    "typescript": {"typescript", "ts"},
-    "rust": {"rust", "rs"},
-    "text": {"text", "txt", "markdown", "md"},
-}
 
 
 def apply_answer(parent: str, answer: str, *, language: str = "python") -> AppliedEdit:
@@ -149,7 +140,7 @@ def extract_fenced_program(answer: str, language: str = "python") -> str | None:
     untagged one; failing that the last one. Fences tagged as a diff or a shell session are never
     taken for a program (unless that is the task's language).
     """
-    tags = _LANGUAGE_TAGS.get(language.lower(), set()) | {language.lower()}
+    tags = language_of(language).tags | {language.strip().lower()}
     fences = [
         (tag, body)
         for tag, body, closed in _fences(answer)

@@ -1,5 +1,6 @@
-"""What the evolution loop (agent/controller.py) shares with its callers: the protocols of the
-evaluator and the progress reporter, and the counters the loop keeps while it runs."""
+"""What the evolution loop (agent/controller.py) shares with its callers: the protocol of the
+progress reporter (the evaluator's is evaluators/base.py's, re-exported), and the counters the
+loop keeps while it runs."""
 
 from __future__ import annotations
 
@@ -8,13 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from archives.records import Program
-from evaluators.result import EvalResult
-
-
-class Evaluator(Protocol):
-    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
-        ...
-
+from evaluators.base import Evaluator  # noqa: F401 - re-exported for the controller
 
 class Reporter(Protocol):
     """Receives progress events; the CLI draws them, tests may record them."""

@@ -1,10 +1,11 @@
-"""Build the chat messages that ask an LLM to improve one program.
+"""Build the chat messages that ask an LLM to improve one program (or prompt).
 
-The text lives in Jinja2 templates: `system.j2`, `user.j2`, and the answer formats
-`format_diff.j2` / `format_full.j2` that `user.j2` includes. A task overrides any of them by
-putting a file of the same name in its `prompt.templates` folder; the built-in ones fill in the
-rest. Templates see plain values prepared here (numbers already formatted, long texts already
-cut), and an undefined name is an error, so a typo in an override fails loudly with the
+The text lives in Jinja2 templates: `system.j2`, the user messages `user.j2` (improve a
+program), `reflect.j2`, `merge.j2` and `compress.j2` (see `PromptContext.mode`), and the
+answer formats `format_diff.j2` / `format_full.j2` they include. A task overrides any of them
+by putting a file of the same name in its `prompt.templates` folder; the built-in ones fill in
+the rest. Templates see plain values prepared here (numbers already formatted, long texts
+already cut), and an undefined name is an error, so a typo in an override fails loudly with the
 template's name and line.
 """
 
@@ -18,15 +19,18 @@ from typing import Any
 
 import jinja2
 
+from agent import reflection
 from agent.redact import redact
+from archives.languages import language as language_of
 from archives.records import Program
 
-__all__ = ["PromptBuilder", "PromptContext", "PromptError"]
+__all__ = ["MODES", "PromptBuilder", "PromptContext", "PromptError"]
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 _MAX_ERRORS = 3  # previous errors shown, newest first
 _MAX_ERROR_CHARS = 2000
-_FENCE_TAGS = {"triton": "python"}
+MODES = ("diff", "full", "reflect", "merge", "compress")
+_USER_TEMPLATES = {"improve": "user.j2", "reflect": "reflect.j2", "merge": "merge.j2", "compress": "compress.j2"}
 
 
 class PromptError(Exception):
@@ -45,7 +49,18 @@ class PromptContext:
     previous_errors: tuple[str, ...] = ()
     """Errors of this parent's recent failed children (edit errors, evaluator reasons), newest first."""
     mode: str = "diff"
-    """"diff" asks for SEARCH/REPLACE blocks, "full" for a whole program."""
+    """What to ask for (`ProposalRequest.mode`): "diff" an improvement as SEARCH/REPLACE blocks,
+    "full" as a whole program; "reflect" an improvement shown the parent's failed examples (the
+    target model's outputs, the scorer's feedback) and where it wins and loses against the
+    inspirations; "merge" one program combining the parent and `inspirations[0]`, shown what each
+    does better; "compress" a shorter rewrite or a different approach, after a stall. A parent
+    with per-example results, or any parent of a prompt task, gets "reflect" for "diff" and
+    "full" (keeping the answer format); a program without them gets "diff" for "reflect"."""
+    answer_format: str | None = None
+    """"diff" or "full"; None: the mode's own ("diff" for reflect on programs, else "full")."""
+    artifact: str = ""
+    """What the candidate is, in the prompt's words: "program" or "prompt"; "" means "prompt"
+    for language "text", else "program"."""
     reason: str = ""
     """Why the strategy picked this parent."""
     notes: tuple[str, ...] = ()
@@ -67,6 +82,7 @@ class PromptBuilder:
         system_extra: str | None = None,
         max_feedback_chars: int = 4000,
         max_inspiration_chars: int = 6000,
+        max_examples: int = 4,
     ) -> None:
         folders = [str(templates_dir)] if templates_dir is not None else []
         self._env = jinja2.Environment(
@@ -81,28 +97,38 @@ class PromptBuilder:
         self._system_extra = (system_extra or "").strip()
         self._max_feedback = max_feedback_chars
         self._max_inspiration = max_inspiration_chars
+        self._max_examples = max_examples
 
     def build(self, ctx: PromptContext) -> list[dict]:
         """The chat messages for `ctx`: [{"role": "system", ...}, {"role": "user", ...}]."""
-        if ctx.mode not in ("diff", "full"):
-            raise ValueError(f"PromptContext.mode must be 'diff' or 'full', got {ctx.mode!r}")
+        if ctx.mode not in MODES:
+            raise ValueError(f"PromptContext.mode must be one of {', '.join(MODES)}, got {ctx.mode!r}")
+        if ctx.answer_format not in (None, "diff", "full"):
+            raise ValueError(f"PromptContext.answer_format must be 'diff' or 'full', got {ctx.answer_format!r}")
+        if ctx.mode == "merge" and not ctx.inspirations:
+            raise ValueError("PromptContext.mode 'merge' needs the second parent in inspirations[0]")
         values = self._values(ctx)
         system = self._render("system.j2", values)
         if self._system_extra:
             system = f"{system}\n\n{self._system_extra}"
         return [
             {"role": "system", "content": system},
-            {"role": "user", "content": self._render("user.j2", values)},
+            {"role": "user", "content": self._render(_USER_TEMPLATES[values["proposal"]], values)},
         ]
 
     def _values(self, ctx: PromptContext) -> dict[str, Any]:
         parent = ctx.parent
+        artifact = ctx.artifact or ("prompt" if language_of(ctx.language).name == "text" else "program")
+        proposal = _proposal(ctx, artifact)
         return {
             "task_name": ctx.task_name,
             "task_description": ctx.task_description.strip(),
             "language": ctx.language,
-            "fence_tag": _FENCE_TAGS.get(ctx.language.lower(), ctx.language.lower()),
-            "mode": ctx.mode,
+            "fence_tag": language_of(ctx.language).fence,
+            "artifact": artifact,
+            "proposal": proposal,
+            "mode": ctx.answer_format or _default_format(ctx.mode, proposal),
+            **self._example_values(ctx, proposal),
             "reason": ctx.reason.strip(),
             "notes": [note.strip() for note in ctx.notes if note.strip()],
             "parent": _program_view(parent, parent.source, 0, self._max_feedback),
@@ -115,6 +141,28 @@ class PromptBuilder:
             "evolve": "EVOLVE-BLOCK-START" in parent.source,
         }
 
+    def _example_values(self, ctx: PromptContext, proposal: str) -> dict[str, Any]:
+        """Per-example values of the reflect, merge and compress prompts (see agent/reflection.py)."""
+        parent, others = ctx.parent, ctx.inspirations
+        if proposal == "reflect":
+            return {
+                "failed": reflection.failed_examples(parent, others, self._max_examples),
+                "standing": reflection.standing_view(parent, others),
+                "scored": bool(parent.examples),
+            }
+        if proposal == "merge":
+            return {
+                "partner": _program_view(others[0], others[0].source, 0, self._max_feedback),
+                "merge": reflection.merge_view(parent, others[0], max(1, self._max_examples // 2)),
+            }
+        if proposal == "compress":
+            return {
+                "failed": reflection.failed_examples(parent, (), max(1, self._max_examples // 2)),
+                "size": {"chars": len(parent.source), "words": len(parent.source.split()),
+                         "lines": len(parent.source.splitlines())},
+            }  # fmt: skip
+        return {}
+
     def _render(self, name: str, values: dict[str, Any]) -> str:
         try:
             return self._env.get_template(name).render(**values).strip()
@@ -125,6 +173,20 @@ class PromptBuilder:
             raise PromptError(f"prompt template {exc.name} not found (needed by {name})") from None
         except jinja2.TemplateError as exc:
             raise PromptError(f"prompt template {_template_line(exc, name)}: {exc}") from None
+
+
+def _proposal(ctx: PromptContext, artifact: str) -> str:
+    """The prompt to build: "improve" (user.j2), "reflect", "merge" or "compress"."""
+    if ctx.mode in ("diff", "full", "reflect"):
+        reflective = bool(ctx.parent.examples) or artifact == "prompt"
+        return "reflect" if reflective else "improve"
+    return ctx.mode
+
+
+def _default_format(mode: str, proposal: str) -> str:
+    if mode in ("diff", "full"):
+        return mode
+    return "diff" if proposal == "improve" else "full"
 
 
 def _fenced(text: str, tag: str = "") -> str:

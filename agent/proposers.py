@@ -78,7 +78,6 @@ class LLMProposer:
         self._edit_format = edit_format
 
     async def propose(self, request: ProposalRequest, previous_errors: tuple[str, ...] = ()) -> Proposal:
-        mode = request.mode if self._edit_format == "auto" else self._edit_format
         context = PromptContext(
             task_name=self._task_name,
             task_description=self._description,
@@ -86,7 +85,8 @@ class LLMProposer:
             parent=request.parent,
             inspirations=request.inspirations,
             previous_errors=previous_errors,
-            mode=mode,
+            mode=request.mode,
+            answer_format=None if self._edit_format == "auto" else self._edit_format,
             reason=request.reason,
             notes=await self._notes() if self._notes is not None else (),
         )

@@ -56,6 +56,7 @@ class RunOutcome:
     seconds: float
     signal: int | None = None  # what stopped it: signal.SIGINT or signal.SIGTERM
     judge_errors: int = 0  # evaluations this session that failed on the evaluator's side (stored as "judge error:")
+    report: str | None = None  # the evaluator's final report on the initial and the best program, if it makes one
 
     @property
     def exit_code(self) -> int:
@@ -72,6 +73,7 @@ class _Parts:
     warnings: list[str]
     proposer: Any
     gateway: Any
+    ledger: Any  # the run's one DollarLedger: the proposer's and the evaluator's LLM calls
     proposal_workers: int
     prior: int  # programs the run already holds
 
@@ -92,8 +94,6 @@ def evolve(
     runs the run, RunFailed and RunCrashed as above. A resumed run goes on with its stored
     settings; `overrides` (the command-line options) change the safe ones.
     """
-    if task.kind not in ("program", "kernel"):
-        raise ConfigError(f"{task_path}: kind: {task.kind!r} tasks are not supported yet (only 'program', 'kernel')")
     reporter = reporter or SilentReporter()
     resuming = resume or run_ref is not None
     with nullcontext(stops) if stops is not None else Stops() as stops:
@@ -155,16 +155,21 @@ def _resumed(run: RunInfo, task: TaskConfig, task_path: Path, overrides: dict | 
 
 
 def _build(store: Store, task: TaskConfig, run_id: str, reporter: Reporter) -> _Parts:
-    from agent.wiring import build_evaluator, build_proposer, build_strategy
+    from agent.llm.ledger import DollarLedger
+    from agent.wiring import build_evaluator, build_proposer, build_strategy, run_context
 
     prior = sum(store.status_counts(run_id).values())  # a count; the controller loads the programs
     # A resumed session draws fresh random numbers, reproducibly: seed and progress so far.
     rng = random.Random(f"{task.search.seed}:{prior}")
     strategy = build_strategy(task, rng)
-    evaluator, warnings = build_evaluator(task)
+    spent = store.spend(run_id)
+    ledger = DollarLedger(task.budget.dollars, spent)  # one per run: proposer and evaluator spend from it
+    context = run_context(task, run_id, random.Random(f"{task.search.seed}:{prior}:evaluator"), ledger,
+                          store.add_llm_call)
+    evaluator, warnings = build_evaluator(task, context)
     try:
         proposer, gateway, workers = build_proposer(
-            task, rng, run_id, spent=store.spend(run_id), strategy=strategy, record_call=store.add_llm_call
+            task, rng, run_id, spent=spent, strategy=strategy, record_call=store.add_llm_call, ledger=ledger
         )
     except BaseException:
         _stop_sandbox(evaluator)
@@ -179,7 +184,7 @@ def _build(store: Store, task: TaskConfig, run_id: str, reporter: Reporter) -> _
         reporter.message(f"warning: {line}")
     if gateway is None:
         reporter.message(NO_LLM_HINT)
-    return _Parts(strategy, evaluator, warnings, proposer, gateway, workers, prior)
+    return _Parts(strategy, evaluator, warnings, proposer, gateway, ledger, workers, prior)
 
 
 def _open_run(
@@ -206,7 +211,7 @@ def _open_run(
 def _controller(store: Store, run_id: str, task: TaskConfig, parts: _Parts, reporter: Reporter) -> Controller:
     from agent.wiring import build_novelty
 
-    gateway = parts.gateway
+    ledger = parts.ledger
     return Controller(
         store=store,
         run_id=run_id,
@@ -217,7 +222,7 @@ def _controller(store: Store, run_id: str, task: TaskConfig, parts: _Parts, repo
         proposal_workers=parts.proposal_workers,
         evaluation_workers=task.evaluate.workers,
         wall_seconds=task.budget.wall_seconds,
-        spent=(lambda: gateway.spent) if gateway else (lambda: 0.0),
+        spent=lambda: ledger.spent,
         reporter=reporter,
         novelty=build_novelty(task),
     )
@@ -231,6 +236,7 @@ def _run_session(
     started = time.monotonic()
     heartbeat = Heartbeat(lambda: store.beat(run.id, owner), stops.fail, what=f"run {run.id[:8]}")
     status, reason, notes, error, signum = RunStatus.CRASHED, "crashed", None, None, None
+    report = None
     try:
         heartbeat.start()
         if parts.prior:
@@ -238,6 +244,7 @@ def _run_session(
         initial_source = None if parts.prior else Path(task.program).read_text(encoding="utf-8")
         reason = stops.run(_main(controller, initial_source, lambda: _stop_sandbox(parts.evaluator)))
         status = RunStatus.FINISHED
+        report = _final_report(store, run.id, parts.evaluator, reporter)
     except KeyboardInterrupt as exc:  # agent.stopping.Interrupted: Ctrl-C or SIGTERM
         signum = getattr(exc, "signum", signal.SIGINT)
         status, reason = RunStatus.STOPPED, f"interrupted ({NAMES.get(signum, signum)}); resume with --resume"
@@ -271,7 +278,24 @@ def _run_session(
             seconds=time.monotonic() - started,
             signal=signum,
             judge_errors=controller.state.judge_errors,
+            report=report,
         )
+
+
+def _final_report(store: Store, run_id: str, evaluator: object, reporter: Reporter) -> str | None:
+    """The evaluator's report on the initial and the best program (e.g. a prompt task's held-out
+    test scores), when it makes one; a report that fails is a warning, not a failed run."""
+    make = getattr(evaluator, "final_report", None)
+    initial, best = store.programs(run_id, limit=1), store.best_programs(run_id, 1)
+    if make is None or not initial or not best:
+        return None
+    try:
+        return make(initial[0], best[0])
+    except (RunFailed, StoreError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the run is done; say why there is no report
+        reporter.message(f"warning: the evaluator's final report failed: {_one_line(exc)}")
+        return None
 
 
 def _record_end(

@@ -20,6 +20,7 @@ import jinja2
 
 from agent.llm import LLMError, LLMGateway
 from agent.prompts import BUILTIN_TEMPLATES, _fenced
+from archives.languages import language as language_of
 from archives.records import LLMCall
 
 __all__ = ["MemorySummarizer", "parse_notes"]
@@ -145,7 +146,7 @@ class MemorySummarizer:
         lang = self._task["language"].lower()
         user = self._env.get_template("summarize.j2").render(
             **self._task, members=members, previous=list(self._notes), max_notes=self._max_notes,
-            fence_tag="python" if lang == "triton" else lang,
+            fence_tag=language_of(lang).fence,
         ).strip()
         system = (
             "You review the programs of an evolutionary code search and give brief, concrete advice "

@@ -9,19 +9,53 @@ from agent.config import ConfigError, TaskConfig
 
 
 def build_strategy(task: TaskConfig, rng: random.Random):
+    """The strategy `search.strategy` names (agent/plugins.py), with its own options when it
+    declares a `config_model`: validated from `search.options` and given as `config.options`."""
+    from agent.config import strategy_options
+    from agent.plugins import PluginError, resolve
     from archives.registry import StrategyError, make_strategy
 
+    search = task.search
     try:
-        return make_strategy(task.search, rng)
+        cls = resolve("strategies", search.strategy)
+    except PluginError as exc:
+        raise ConfigError(f"search.strategy: {exc}") from None
+    search = search.model_copy(update={"options": strategy_options(cls, search)})
+    try:
+        return make_strategy(search, rng)
     except StrategyError as exc:
         raise ConfigError(f"search.strategy: {exc}") from None
 
 
-def build_evaluator(task: TaskConfig):
-    """The task kind's evaluator and the sandbox's isolation warnings."""
+def run_context(task: TaskConfig, run_id: str = "", rng: random.Random | None = None, ledger=None,
+                record_call=None):
+    """The RunContext (evaluators/base.py) an evaluator gets; without a ledger, a new one."""
+    from agent.llm.ledger import DollarLedger
+    from evaluators.base import RunContext
+
+    url = task.store_url
+    store_dir = Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else Path("runs")
+    return RunContext(
+        run_id=run_id,
+        rng=rng if rng is not None else random.Random(task.search.seed),
+        ledger=ledger if ledger is not None else DollarLedger(task.budget.dollars),
+        record_call=record_call,
+        store_dir=store_dir,
+    )
+
+
+def build_evaluator(task: TaskConfig, context=None):
+    """The task kind's evaluator (in a new sandbox) and the warnings to show: what the sandbox
+    and the evaluator cannot provide here. `context`: the run's RunContext (default: a fresh one)."""
     from evaluators.scorers import ScorerError, load_scorer
     from sandbox import SandboxError, choose_sandbox
 
+    kind = task.task_kind
+    needs = task.evaluate
+    if not getattr(kind, "runs_user_python", False) and (
+        needs.python or needs.venv or needs.requirements or needs.pythonpath
+    ):
+        raise ConfigError("evaluate.python, venv, requirements and pythonpath apply to program tasks only")
     scorer = None
     if task.scorer:
         try:
@@ -31,46 +65,18 @@ def build_evaluator(task: TaskConfig):
     options = task.sandbox
     try:
         sandbox, notice = choose_sandbox(options.backend, image=options.image, image_python=options.image_python,
-                                         cpus=options.cpus, reuse=options.reuse_containers)
+                                         cpus=options.cpus, reuse=options.reuse_containers, options=options.options)
     except SandboxError as exc:
         raise ConfigError(f"sandbox.backend {options.backend}: {exc}") from None
+    except ValueError as exc:  # a plugin backend that cannot be resolved or made
+        raise ConfigError(f"sandbox.backend: {exc}") from None
     warnings = [*([notice] if notice else []), *sandbox.warnings()]
-    needs = task.evaluate
-    if task.kind != "program" and (needs.python or needs.venv or needs.requirements or needs.pythonpath):
-        raise ConfigError("evaluate.python, venv, requirements and pythonpath apply to program tasks only")
-    if task.kind == "kernel":
-        from evaluators.kernel.evaluator import KernelEvaluator
-
-        try:
-            evaluator = KernelEvaluator(task, sandbox, scorer=scorer)
-        except ValueError as exc:
-            raise ConfigError(f"kernel: {exc}") from None
-        warnings.extend(evaluator.warnings())
-        if evaluator.device == "cpu":
-            warnings.append("no GPU: Triton kernels run in the interpreter, CUDA kernels are compiled but not "
-                            "run, and nothing is timed (every correct candidate gets fitness 0)")
-        return evaluator, warnings
-    return _program_evaluator(task, sandbox, scorer), warnings
-
-
-def _program_evaluator(task: TaskConfig, sandbox, scorer):
-    """The program evaluator, its declared Python and requirements checked in the sandbox
-    (evaluators/program/runtime.py): a missing package stops here, before any LLM call."""
-    from agent.failures import RunFailed
-    from evaluators.program import ProgramEvaluator
-    from evaluators.program.runtime import RuntimeProblem
-    from sandbox import SandboxError
-
     try:
-        evaluator = ProgramEvaluator(task, sandbox, scorer)
-        evaluator.check_needs()
-    except RuntimeProblem as exc:
+        evaluator, more = kind.build_evaluator(task, sandbox, scorer, context or run_context(task))
+    except BaseException:
         _cancel(sandbox)
-        raise ConfigError(str(exc)) from None
-    except SandboxError as exc:
-        _cancel(sandbox)
-        raise RunFailed(f"evaluate.requirements: the sandbox could not run the check: {exc}") from None
-    return evaluator
+        raise
+    return evaluator, [*warnings, *more]
 
 
 def _cancel(sandbox) -> None:
@@ -86,16 +92,17 @@ def build_novelty(task: TaskConfig):
     novelty = task.search.novelty
     if novelty.similarity is None:
         return None
-    return NoveltyIndex(novelty.similarity, task.language, novelty.shingle)
+    return NoveltyIndex(novelty.similarity, task.task_kind.candidate_language(task), novelty.shingle)
 
 
 def build_proposer(
-    task: TaskConfig, rng: random.Random, run_id: str, spent: float, strategy=None, record_call=None
+    task: TaskConfig, rng: random.Random, run_id: str, spent: float, strategy=None, record_call=None, ledger=None
 ):
     """Returns (proposer, gateway or None, number of proposal workers).
 
     With an LLM, a `strategy` that keeps a memory (the priority queue) and `record_call` to
     store the summary calls, the LLM's prompts carry the summarizer's recommendations.
+    `ledger`: the run's dollar ledger, shared with the evaluator (default: a new one from `spent`).
     """
     from agent.proposers import LLMProposer, MixedProposer, TunerProposer
     from agent.tuner import Tuner, TunerError, has_tunables
@@ -117,31 +124,23 @@ def build_proposer(
     from agent.prompts import PromptBuilder
 
     gateway = LLMGateway(
-        task.llm, run_id=run_id, rng=rng, dollar_budget=task.budget.dollars, spent=spent
+        task.llm, run_id=run_id, rng=rng, dollar_budget=task.budget.dollars, spent=spent, ledger=ledger
     )
     prompts = PromptBuilder(task.prompt.templates, task.prompt.system)
     _check_templates(prompts, task, source)
     summarizer = _build_summarizer(task, gateway, strategy, record_call)
+    kind = task.task_kind
     llm = LLMProposer(
         gateway,
         prompts,
         task_name=task.name,
-        description=_description(task),
-        language="python" if task.kind == "kernel" else task.language,  # kernel candidates are .py files
+        description=kind.description(task),
+        language=kind.candidate_language(task),
         edit_format=task.llm.edit_format,
         notes=summarizer.notes if summarizer is not None else None,
     )
     proposer = MixedProposer(llm, tuner, task.llm.tuner_share, rng) if tuner else llm
     return proposer, gateway, task.llm.concurrency
-
-
-def _description(task: TaskConfig) -> str:
-    """What every prompt starts with; kernel tasks add the reference and the judge's rules."""
-    if task.kind != "kernel":
-        return task.description
-    from evaluators.kernel.prompting import kernel_description
-
-    return kernel_description(task)
 
 
 def _build_summarizer(task: TaskConfig, gateway, strategy, record_call):
@@ -152,20 +151,23 @@ def _build_summarizer(task: TaskConfig, gateway, strategy, record_call):
 
     return MemorySummarizer(
         gateway, strategy, every=every, max_notes=task.search.pq.summary_notes, task_name=task.name,
-        task_description=task.description, language=task.language, record_call=record_call,
+        task_description=task.description, language=task.task_kind.candidate_language(task),
+        record_call=record_call,
         templates_dir=task.prompt.templates,
     )
 
 
 def _check_templates(prompts, task: TaskConfig, source: str) -> None:
     """Render once with the initial program, so a broken task template fails before any LLM call."""
-    from agent.prompts import PromptContext, PromptError
+    from agent.prompts import MODES, PromptContext, PromptError
     from archives.records import Program
 
     parent = Program(id="initial", run_id="", source=source)
-    for mode in ("diff", "full"):
+    language = task.task_kind.candidate_language(task)
+    for mode in MODES:  # every mode a strategy may ask for; a merge's second parent is the same program
         context = PromptContext(
-            task_name=task.name, task_description=task.description, language=task.language, parent=parent, mode=mode
+            task_name=task.name, task_description=task.description, language=language, parent=parent,
+            inspirations=(parent,), mode=mode,
         )
         try:
             prompts.build(context)

@@ -20,6 +20,7 @@ _EXPORTS = {
     "MapElites": "archives.map_elites",
     "PriorityQueue": "archives.pq",
     "MCTS": "archives.mcts",
+    "Pareto": "archives.pareto",
     "Greedy": "archives.baselines",
     "BestOfN": "archives.baselines",
     "NoveltyIndex": "archives.novelty",

@@ -7,7 +7,11 @@ Three kinds of distance, chosen per pair by `mode` ("auto", "descriptors" or "co
   Euclidean distance over the shared keys, each scaled by its range over every program noted
   so far, divided by the square root of their number. Not with mode "code".
 - **constants**: with mode "auto", when neither reports any, the same over the programs'
-  constants (archives/constants.py), over the union of keys, a missing key reading 0.
+  constants (archives/constants.py), over the union of keys, a missing key reading 0; but two
+  programs with exactly the same score are at distance 0. With nothing reported the score is
+  the only behaviour observed, and different constants that give the very same score (a value
+  clipped to its range, a dead branch) are most likely the same behaviour: one member of such
+  a plateau is enough. Noisy scores never tie, so this changes nothing for them.
 - **code**: otherwise, 1 - MinHash Jaccard of token shingles (archives/novelty.py), cached.
 """
 
@@ -59,6 +63,8 @@ class Distances:
 
     def between(self, a: Program, b: Program) -> float:
         """The distance of two programs (see the module docstring)."""
+        if self._same_score(a, b):
+            return 0.0
         d = self._scaled_distance(a, b)
         if d is not None:
             return d
@@ -85,7 +91,9 @@ class Distances:
         for i, a in enumerate(ids):
             for j in range(i + 1, len(ids)):
                 b = ids[j]
-                if scaled is not None:
+                if self._same_score(programs[a], programs[b]):
+                    d = 0.0
+                elif scaled is not None:
                     va, vb = scaled[i], scaled[j]
                     d = math.sqrt(sum((x - y) ** 2 for x, y in zip(va, vb)) / len(va))
                 else:
@@ -93,6 +101,12 @@ class Distances:
                 if best is None or d < best[0]:
                     best = (d, a, b)
         return best
+
+    def _same_score(self, a: Program, b: Program) -> bool:
+        """Both report no behaviour, mode "auto", and their scores are equal (see above)."""
+        if self.mode != "auto" or a.fitness is None or a.fitness != b.fitness:
+            return False
+        return self.features(a)[0] != "metrics" and self.features(b)[0] != "metrics"
 
     def _scaled(self, programs: Mapping[str, Program]) -> list[tuple[float, ...]] | None:
         """Every program's values scaled by the ranges, when all are of one kind and comparable

@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from agent.config import DescriptorSpec
+from archives.options import DescriptorSpec
 from archives.records import Program
 from archives.registry import StrategyError
 from archives.repeats import BOOKKEEPING

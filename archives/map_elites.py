@@ -40,7 +40,7 @@ import random
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
-from agent.config import DescriptorSpec, SearchConfig
+from archives.options import DescriptorSpec, SearchConfig
 from archives.descriptors import (
     DEFAULT_DESCRIPTORS,
     Axis,
@@ -51,14 +51,12 @@ from archives.descriptors import (
     resolve_axis,
     tokens,
 )
+from archives.freshness import Freshness
 from archives.grid import Cell, GridArchive
 from archives.records import Insertion, Program, ProposalRequest, Status
 
 AUTO_DESCRIPTORS = 2
 AUTO_BINS = 8
-BARREN_WEIGHT = 0.25
-FAILED_WEIGHT = 0.5
-PENDING_WEIGHT = 0.5
 
 
 class MapElites:
@@ -87,9 +85,7 @@ class MapElites:
         self._reference: Counter[str] | None = None
         self._best: Program | None = None
         self._order: dict[str, int] = {}
-        self._barren: Counter[str] = Counter()
-        self._failed: Counter[str] = Counter()
-        self._pending: Counter[str] = Counter()
+        self._fresh = Freshness()  # children pending, barren and failed, per parent
         self._counts: Counter[str] = Counter()
 
     # ---- ask / tell -------------------------------------------------------------------------
@@ -110,17 +106,11 @@ class MapElites:
         island = self._island_of(program)
         self._island_told[island] += 1
         parent = program.parent_id
-        if parent is not None and self._pending[parent] > 0:
-            self._pending[parent] -= 1
-            if self._island_pending[island] > 0:
-                self._island_pending[island] -= 1
+        if self._fresh.release(parent) and self._island_pending[island] > 0:
+            self._island_pending[island] -= 1
         if not program.is_correct:
-            if program.status in Status.FAILED:
-                self._counts["failed"] += 1
-                if parent is not None:
-                    self._failed[parent] += 1
-            if parent is not None:
-                self._barren[parent] += 1
+            self._counts["failed"] += program.status in Status.FAILED
+            self._fresh.incorrect(program)
             return Insertion("not_added")
         self._counts["correct"] += 1
         if self._axes is None:
@@ -134,8 +124,8 @@ class MapElites:
             for grid in self._grids[1:]:
                 grid.add(program, values)
         insertion = self._grids[island].add(program, values)
-        if insertion.status == "not_added" and parent is not None:
-            self._barren[parent] += 1
+        if insertion.status == "not_added":
+            self._fresh.dropped(parent)
         self._maybe_migrate()
         return insertion
 
@@ -196,7 +186,7 @@ class MapElites:
         for _ in range(n):
             island = self._next_island()
             cell, parent, reason = self._select_parent(island)
-            self._pending[parent.id] += 1
+            self._fresh.asked(parent.id)
             self._island_pending[island] += 1
             if len(self._grids) > 1:
                 reason = f"island {island}: {reason}"
@@ -214,9 +204,7 @@ class MapElites:
 
     def discard(self, request: ProposalRequest) -> None:
         """A request gave nothing to evaluate: it is no longer pending."""
-        pid = request.parent.id
-        if self._pending[pid] > 0:
-            self._pending[pid] -= 1
+        if self._fresh.release(request.parent.id):
             island = request.island % self.config.islands
             if self._island_pending[island] > 0:
                 self._island_pending[island] -= 1
@@ -236,11 +224,6 @@ class MapElites:
 
     # ---- selection ----------------------------------------------------------------------------
 
-    def _freshness(self, program: Program) -> float:
-        pid = program.id
-        load = BARREN_WEIGHT * self._barren[pid] + FAILED_WEIGHT * self._failed[pid]
-        return 1.0 / (1.0 + load + PENDING_WEIGHT * self._pending[pid])
-
     def _ranked(self, island: int = 0) -> list[tuple[Cell, Program]]:
         """An island's elites, fittest first; ties go to the one told earlier."""
         grid = self._grids[island]
@@ -250,7 +233,7 @@ class MapElites:
         ranked = self._ranked(island)
         if self._rng.random() < self.config.exploit_ratio:
             pool = ranked[: self.config.elite_pool]
-            weights = [self._freshness(p) / (rank + 1) for rank, (_, p) in enumerate(pool)]
+            weights = [self._fresh.weight(p.id) / (rank + 1) for rank, (_, p) in enumerate(pool)]
             i = self._rng.choices(range(len(pool)), weights=weights)[0]
             cell, parent = pool[i]
             return cell, parent, f"exploit: top-{i + 1} elite (fitness {parent.fitness:.4g})"
@@ -260,7 +243,7 @@ class MapElites:
             why = f"explore: cell {cell}, uniform over {len(elites)} filled (fitness {parent.fitness:.4g})"
             return cell, parent, why
         rank = {p.id: r for r, (_, p) in enumerate(ranked)}
-        weights = [self._freshness(p) / math.sqrt(rank[p.id] + 1) for _, p in elites]
+        weights = [self._fresh.weight(p.id) / math.sqrt(rank[p.id] + 1) for _, p in elites]
         cell, parent = elites[self._rng.choices(range(len(elites)), weights=weights)[0]]
         return cell, parent, f"explore: cell {cell} (fitness {parent.fitness:.4g})"
 

@@ -22,6 +22,7 @@ import heapq
 import re
 from dataclasses import dataclass
 
+from archives.languages import language as language_of
 
 __all__ = [
     "Fingerprint",
@@ -35,9 +36,6 @@ __all__ = [
 SKETCH_SIZE = 128
 """Hashes kept in a MinHash sketch: the estimate's standard error is at most about 0.045."""
 
-_PYTHON_LIKE = {"python", "py", "triton", "ruby", "bash", "shell", "sh", "julia", "r", "perl", "yaml"}
-_C_LIKE = {"c", "cpp", "c++", "cuda", "cu", "java", "javascript", "js", "typescript", "ts", "go", "rust", "rs"}
-
 _STRINGS = r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
 _WORDS = r"[A-Za-z_]\w*|\d[\w.]*|\S"
 _TOKEN_RES = {
@@ -47,18 +45,9 @@ _TOKEN_RES = {
 }
 
 
-def _comment_style(language: str) -> str:
-    lang = language.strip().lower()
-    if lang in _PYTHON_LIKE:
-        return "hash"
-    if lang in _C_LIKE:
-        return "slash"
-    return "none"
-
-
 def code_tokens(source: str, language: str = "python") -> list[str]:
     """The tokens programs are compared by (see the module docstring)."""
-    pattern = _TOKEN_RES[_comment_style(language)]
+    pattern = _TOKEN_RES[language_of(language).comment]
     out: list[str] = []
     last_end = 0
     for match in pattern.finditer(source):

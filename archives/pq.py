@@ -48,12 +48,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from archives.behaviour import Distances
-from archives.records import Insertion, Program, ProposalRequest, Status
+from archives.freshness import Freshness
+from archives.records import Insertion, Program, ProposalRequest
 from archives.repeats import FITNESS_EVALS, FitnessStats, fitness_stats
 
-_BARREN_WEIGHT = 0.25
-_FAILED_WEIGHT = 0.5
-_PENDING_WEIGHT = 0.5
 _NOISE_FLOOR = 1e-12
 _CLEAR_GAIN = 0.01
 
@@ -84,9 +82,7 @@ class PriorityQueue:
         self._stats: dict[str, FitnessStats] = {}  # every correct program told
         self._programs: dict[str, Program] = {}
         self._initial: Program | None = None
-        self._barren: Counter[str] = Counter()
-        self._failed: Counter[str] = Counter()
-        self._pending: Counter[str] = Counter()
+        self._fresh = Freshness()  # children pending, barren and failed, per parent
         self._pending_repeats: Counter[str] = Counter()
         self._distances = Distances(self.config.distance, self._language)
         self._mark: float | None = None  # the leader's mean at its last clear improvement
@@ -107,19 +103,16 @@ class PriorityQueue:
         self._counts["repeats"] += earlier
         self._counts["repeats_asked"] += earlier
         parent = program.parent_id
-        if parent is not None and self._pending[parent] > 0:
-            self._pending[parent] -= 1
+        self._fresh.release(parent)
         if not program.is_correct:
-            if parent is not None:
-                self._barren[parent] += 1
-                self._failed[parent] += program.status in Status.FAILED
+            self._fresh.incorrect(program)
             return Insertion("not_added")
         self._stats[program.id] = fitness_stats(program)  # type: ignore[assignment]
         self._distances.note(program)
         insertion = self._admit(program)
         self._note_progress()
-        if insertion.status == "not_added" and parent is not None:
-            self._barren[parent] += 1
+        if insertion.status == "not_added":
+            self._fresh.dropped(parent)
         return insertion
 
     def _retell(self, program: Program) -> Insertion:
@@ -142,9 +135,10 @@ class PriorityQueue:
     def discard(self, request: ProposalRequest) -> None:
         """A request produced nothing to evaluate: release what it reserved."""
         pid = request.parent.id
-        counter = self._pending_repeats if request.reevaluate else self._pending
-        if counter[pid] > 0:
-            counter[pid] -= 1
+        if not request.reevaluate:
+            self._fresh.release(pid)
+        elif self._pending_repeats[pid] > 0:
+            self._pending_repeats[pid] -= 1
 
     def ask(self, n: int) -> list[ProposalRequest]:
         if n <= 0 or self._initial is None:
@@ -161,7 +155,7 @@ class PriorityQueue:
                 requests.append(repeat)
                 continue
             parent, reason = self._select_parent()
-            self._pending[parent.id] += 1
+            self._fresh.asked(parent.id)
             requests.append(ProposalRequest(parent, reason=reason, island=parent.island))
         return requests
 
@@ -285,7 +279,7 @@ class PriorityQueue:
         if cfg.max_evaluations < 2:
             return None
         asked = self._counts["repeats_asked"]
-        if asked + 1 > cfg.reevaluate_share * (self._counts["told"] + sum(self._pending.values()) + 1):
+        if asked + 1 > cfg.reevaluate_share * (self._counts["told"] + sum(self._fresh.pending.values()) + 1):
             return None
         noise = self.noise()
         members = self.members()
@@ -315,10 +309,6 @@ class PriorityQueue:
 
     # ---- parents ------------------------------------------------------------------------------
 
-    def _freshness(self, pid: str) -> float:
-        load = _BARREN_WEIGHT * self._barren[pid] + _FAILED_WEIGHT * self._failed[pid]
-        return 1.0 / (1.0 + load + _PENDING_WEIGHT * self._pending[pid])
-
     def _note_progress(self) -> None:
         """Remember when the leader's mean last rose clearly: by more than `_CLEAR_GAIN` of the
         spread of the members' means (any rise while there is no spread)."""
@@ -341,7 +331,7 @@ class PriorityQueue:
     def _select_parent(self) -> tuple[Program, str]:
         members = self.members()
         if len(members) > 1 and self.exploring() and self._rng.random() < self.config.explore_share:
-            weights = [self._freshness(m.program.id) for m in members]
+            weights = [self._fresh.weight(m.program.id) for m in members]
             i = self._rng.choices(range(len(members)), weights=weights)[0]
             m = members[i]
             self._counts["explored"] += 1
@@ -349,7 +339,7 @@ class PriorityQueue:
                    f"(mean {m.stats.mean:.4g} over {m.stats.n})")
             return m.program, why
         pool = members[: self.config.pool if self.exploring() else self.config.climb_pool]
-        weights = [self._freshness(m.program.id) / (rank + 1) for rank, m in enumerate(pool)]
+        weights = [self._fresh.weight(m.program.id) / (rank + 1) for rank, m in enumerate(pool)]
         i = self._rng.choices(range(len(pool)), weights=weights)[0]
         m = pool[i]
         bound = "" if m.upper == m.stats.mean else f" ± {m.upper - m.stats.mean:.2g}"
@@ -385,9 +375,9 @@ class PriorityQueue:
                     "sd": m.stats.sd,
                     "lower": m.lower,
                     "upper": m.upper,
-                    "pending": self._pending[m.program.id] + self._pending_repeats[m.program.id],
-                    "barren": self._barren[m.program.id],
-                    "failed": self._failed[m.program.id],
+                    "pending": self._fresh.pending[m.program.id] + self._pending_repeats[m.program.id],
+                    "barren": self._fresh.barren[m.program.id],
+                    "failed": self._fresh.failed[m.program.id],
                 }
                 for m in self.members()
             ],

@@ -1,8 +1,9 @@
-"""Records that cross the strategy boundary: programs and proposal requests.
+"""Records that cross the loop's boundaries: programs, proposal requests, evaluation results.
 
 A `Program` is one node of the lineage: its source, where it came from, and (once evaluated)
 its status, fitness, metrics and behaviour descriptors. Strategies read programs and hand out
-`ProposalRequest`s; they never touch the store.
+`ProposalRequest`s; they never touch the store. Evaluators return an `EvalResult` (with its
+`StageResult`s and, for prompt tasks, an `ExampleResult` per example), which the store keeps.
 """
 
 from __future__ import annotations
@@ -35,6 +36,40 @@ def source_hash(source: str) -> str:
 
 
 @dataclass(frozen=True)
+class ExampleResult:
+    """How a candidate did on one example of a data set (prompt tasks; `Program.examples`).
+
+    `score` is 0..1, higher better; `output` is the target model's answer (capped at
+    `OUTPUT_CHARS`), `feedback` the scorer's one line, `expected` the example's answer as text
+    (None without a label), `input` the example's rendered input (capped at `INPUT_CHARS`),
+    `split` where it was scored: "minibatch" or "validation".
+    """
+
+    OUTPUT_CHARS = 2000
+    INPUT_CHARS = 1000
+
+    score: float
+    output: str = ""
+    feedback: str = ""
+    expected: str | None = None
+    input: str = ""
+    split: str = "validation"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score, "output": self.output, "feedback": self.feedback,
+                "expected": self.expected, "input": self.input, "split": self.split}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExampleResult:
+        return cls(
+            score=float(data.get("score", 0.0)), output=str(data.get("output", "")),
+            feedback=str(data.get("feedback", "")),
+            expected=None if data.get("expected") is None else str(data["expected"]),
+            input=str(data.get("input", "")), split=str(data.get("split", "validation")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Program:
     """One program of a run.
 
@@ -61,6 +96,7 @@ class Program:
     evaluated_at: float | None = None
     seq: int = 0  # order of insertion within the run (1, 2, ...), set by the store
     backend: str | None = None  # the sandbox backend that evaluated it ("docker", "process", ...)
+    examples: dict[str, ExampleResult] = field(default_factory=dict)  # per example id (prompt tasks)
 
     @property
     def is_correct(self) -> bool:
@@ -73,7 +109,10 @@ class ProposalRequest:
 
     `reason` says in a few words why this parent was chosen (recorded with the child, shown in
     the viewer). `mode` is a hint for the proposer: "diff" (SEARCH/REPLACE edits) or "full"
-    (a whole program).
+    (a whole program); "reflect" (improve, shown the parent's failed examples and where it
+    does better or worse than the inspirations), "merge" (combine `parent` and
+    `inspirations[0]`) or "compress" (a shorter rewrite or another approach, after a stall).
+    See agent/prompts.py `PromptContext.mode`.
 
     With `reevaluate`, the request asks for no child: the controller evaluates `parent` itself
     once more (for noisy evaluations), records the repeat as another attempt of the same
@@ -119,3 +158,42 @@ class LLMCall:
     error: str | None = None
     program_id: str | None = None
     created_at: float = 0.0
+    purpose: str = "proposer"  # "proposer" | "target" (a prompt task's model) | "judge" (an LLM scorer)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage of an evaluation (e.g. "run", "validate", "score", "compile")."""
+
+    name: str
+    ok: bool
+    seconds: float = 0.0
+    message: str = ""  # one readable line
+    log: str = ""  # captured output, capped
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """The outcome of evaluating one program.
+
+    `status` is one of `Status.EVALUATED`. `fitness` is higher-is-better and
+    present only for "correct". `feedback` is text for the next prompt (the evaluator's extra
+    text fields, an error, an output tail); `error` is one line saying why it failed.
+
+    `evaluator_error` says the fault lies with the task's evaluator (or scorer), not with the
+    candidate: it could not be loaded, broke its contract (no `evaluate`, a result that is not
+    a dict, no fitness), or raised without the candidate's code being involved. An LLM cannot
+    fix that by rewriting the program, so on the initial program it stops the run.
+    """
+
+    status: str
+    fitness: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    descriptors: dict[str, float] = field(default_factory=dict)
+    feedback: str = ""
+    error: str | None = None
+    stages: tuple[StageResult, ...] = ()
+    seconds: float = 0.0
+    backend: str | None = None  # the sandbox backend that ran it, recorded with the program
+    evaluator_error: bool = False  # the evaluator's fault, not the candidate's (see above)
+    examples: dict[str, ExampleResult] = field(default_factory=dict)  # per example id (prompt tasks)

@@ -2,14 +2,15 @@
 
 `STRATEGIES` maps a short name to the dotted path of its class; a class is imported only when
 its strategy is chosen. To add a built-in strategy, add one entry. A user plugin needs no
-entry: `search.strategy: "mypkg.module:MyStrategy"` works for any class whose constructor
-takes `(config: SearchConfig, rng: random.Random)` and whose instances follow the `Strategy`
-protocol (archives/strategy.py).
+entry: `search.strategy: "mypkg.module:MyStrategy"` (or the name of an `evoforge.strategies`
+entry point) works for any class whose constructor takes `(config: SearchConfig,
+rng: random.Random)` and whose instances follow the `Strategy` protocol (archives/strategy.py).
+Names are resolved by the plugin registry (agent/plugins.py). A class with a `config_model`
+(a pydantic model) gets its own options, validated from `search.options`, as `config.options`.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import random
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from archives.strategy import Strategy
 
 if TYPE_CHECKING:
-    from agent.config import SearchConfig
+    from archives.options import SearchConfig
 
 
 class StrategyError(Exception):
@@ -28,22 +29,24 @@ STRATEGIES: dict[str, str] = {
     "map_elites": "archives.map_elites:MapElites",
     "pq": "archives.pq:PriorityQueue",
     "mcts": "archives.mcts:MCTS",
+    "pareto": "archives.pareto:Pareto",
     "greedy": "archives.baselines:Greedy",
     "best_of_n": "archives.baselines:BestOfN",
 }
 
 
 def make_strategy(config: SearchConfig, rng: random.Random) -> Strategy:
-    """Build the strategy `config.strategy` names: a key of STRATEGIES or "package.module:Class"."""
-    name = config.strategy
-    target = STRATEGIES.get(name, name)
-    if ":" not in target:
-        known = ", ".join(sorted(STRATEGIES))
-        raise StrategyError(
-            f"unknown strategy {name!r}: known strategies are {known}, "
-            "or give a dotted path 'package.module:Class'"
-        )
-    cls = _import(target)
+    """Build the strategy `config.strategy` names: a key of STRATEGIES, "package.module:Class",
+    or an entry point of the `evoforge.strategies` group (resolved by agent/plugins.py)."""
+    from agent.plugins import PluginError, resolve  # a standard-library-only module
+
+    try:
+        cls = resolve("strategies", config.strategy)
+    except PluginError as exc:
+        raise StrategyError(str(exc)) from None
+    target = STRATEGIES.get(config.strategy, config.strategy)
+    if not callable(cls):
+        raise StrategyError(f"strategy {target!r}: {target.rpartition(':')[2]!r} is not a class")
     try:
         inspect.signature(cls).bind(config, rng)
     except TypeError:
@@ -57,22 +60,3 @@ def make_strategy(config: SearchConfig, rng: random.Random) -> Strategy:
             "(needs a name and ask, tell, rebuild, best)"
         )
     return strategy
-
-
-def _import(target: str) -> type:
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise StrategyError(f"strategy {target!r}: expected 'package.module:Class'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise StrategyError(f"strategy {target!r}: cannot import {module_name!r}: {exc}") from None
-    obj = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise StrategyError(f"strategy {target!r}: {module_name!r} has no {attr!r}") from None
-    if not callable(obj):
-        raise StrategyError(f"strategy {target!r}: {attr!r} is not a class")
-    return obj

@@ -44,7 +44,7 @@ from archives.store_models import (
     prepare_schema,
 )
 from archives.store_queries import StoreQueries
-from evaluators.result import EvalResult
+from archives.records import EvalResult
 
 __all__ = [
     "RunBusy", "RunInfo", "RunStatus", "RunSummary", "StageRecord", "Store", "StoreDamaged", "StoreError",
@@ -235,6 +235,7 @@ class Store(StoreQueries, StoreLease):
                 program, seq=(last or 0) + 1, created_at=program.created_at or time.time()
             )
             fields = {k: getattr(program, k) for k in _PROGRAM_FIELDS}
+            fields["examples"] = _examples_json(program.examples)
             s.add(ProgramRow(**fields, source_hash=source_hash(program.source), reason=reason))
             return program
 
@@ -252,6 +253,8 @@ class Store(StoreQueries, StoreLease):
             row.evaluated_at = time.time()
             if result.backend is not None:
                 row.backend = result.backend
+            if result.examples:
+                row.examples = _examples_json(result.examples)
             E = EvaluationRow
             last = s.scalar(select(func.max(E.attempt)).where(E.program_id == program_id))
             attempt = (last or 0) + 1
@@ -424,6 +427,11 @@ _PROGRAM_FIELDS = tuple(Program.__dataclass_fields__)  # each one is a column
 _LLM_FIELDS = tuple(LLMCall.__dataclass_fields__)
 
 
+def _examples_json(examples: dict[str, Any]) -> dict[str, dict] | None:
+    """`Program.examples` as stored in `programs.examples` (None when there are none)."""
+    return {k: v.to_json() for k, v in examples.items()} if examples else None
+
+
 def _get(s: Session, model: type, key: str, what: str) -> Any:
     row = s.get(model, key)
     if row is None:
@@ -466,7 +474,7 @@ def _only(query: Any, column: Any, run_id: str | None) -> Any:
 
 
 def _summaries(s: Session, runs: list[RunRow], run_id: str | None) -> list[RunSummary]:
-    """Summaries of `runs` (all runs, or the one `run_id`) from three grouped queries."""
+    """Summaries of `runs` (all runs, or the one `run_id`) from four grouped queries."""
     P, L = ProgramRow, LLMCallRow
     counts = _status_counts(s, run_id)
     best_query = select(P.run_id, func.max(P.fitness)).where(P.status == Status.CORRECT)
@@ -477,6 +485,11 @@ def _summaries(s: Session, runs: list[RunRow], run_id: str | None) -> list[RunSu
         rid: (cost, n, tok)
         for rid, cost, n, tok in s.execute(_only(llm_query, L.run_id, run_id).group_by(L.run_id))
     }
+    purpose = func.coalesce(L.purpose, "proposer")
+    purpose_query = select(L.run_id, purpose, func.coalesce(func.sum(L.cost), 0.0))
+    by_purpose: dict[str, dict[str, float]] = {}
+    for rid, name, cost in s.execute(_only(purpose_query, L.run_id, run_id).group_by(L.run_id, purpose)):
+        by_purpose.setdefault(rid, {})[name] = float(cost)
     out = []
     for run in runs:
         c = counts.get(run.id, {})
@@ -490,6 +503,7 @@ def _summaries(s: Session, runs: list[RunRow], run_id: str | None) -> list[RunSu
                 cost=float(cost),
                 llm_calls=int(n),
                 tokens=int(tok),
+                cost_by_purpose=by_purpose.get(run.id, {}),
             )
         )
     return out

@@ -1,12 +1,14 @@
 """The lineage store's schema: records, tables, and opening a database at this version.
 
-Schema version 2, documented for users in docs/schema.md. A version-1 database is upgraded in
-place when it is opened for writing (`_migrate`); a read-only opener refuses it until then.
+Schema version 3, documented for users in docs/schema.md. A version-1 or -2 database is upgraded
+in place when it is opened for writing (`_migrate`); a read-only opener refuses it until then.
 
 Times are unix seconds (float). JSON columns are TEXT: `runs.config` holds any JSON object;
 `programs.metrics` and `programs.descriptors` hold `{name: number}` objects where numbers
 that JSON cannot spell (NaN, +-inf) are written as the strings "NaN", "Infinity" and
-"-Infinity", so SQLite's `json_extract` can read every row.
+"-Infinity", so SQLite's `json_extract` can read every row. `programs.examples` holds
+`{example id: {score, output, feedback, expected, input, split}}` (prompt tasks; NULL for the
+others), `llm_calls.purpose` says who asked ("proposer", "target", "judge"; NULL: proposer).
 
 Changing a table or the meaning of a column means a new `SCHEMA_VERSION` and a migration.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pathlib import Path
@@ -28,9 +30,9 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from archives.lease import as_seen
-from archives.records import LLMCall, Program
+from archives.records import ExampleResult, LLMCall, Program
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -136,6 +138,7 @@ class RunSummary:
     cost: float  # dollars, all LLM calls of the run
     llm_calls: int
     tokens: int  # prompt + completion
+    cost_by_purpose: dict[str, float] = field(default_factory=dict)  # "proposer", "target", "judge" -> dollars
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ class ProgramRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     evaluated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     backend: Mapped[str | None] = mapped_column(Text, nullable=True)
+    examples: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
 
     def to_record(self) -> Program:
         return Program(
@@ -250,6 +254,7 @@ class ProgramRow(Base):
             evaluated_at=self.evaluated_at,
             seq=self.seq,
             backend=self.backend,
+            examples={k: ExampleResult.from_json(v) for k, v in (self.examples or {}).items()},
         )
 
 
@@ -290,6 +295,7 @@ class LLMCallRow(Base):
         ForeignKey("programs.id"), nullable=True, index=True
     )
     created_at: Mapped[float] = mapped_column(Float)
+    purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def to_record(self) -> LLMCall:
         return LLMCall(
@@ -306,6 +312,7 @@ class LLMCallRow(Base):
             error=self.error,
             program_id=self.program_id,
             created_at=self.created_at,
+            purpose=self.purpose or "proposer",
         )
 
 
@@ -393,8 +400,10 @@ def prepare_schema(engine: Engine, url: str, *, create: bool = True, migrate: bo
 
 
 # Columns each older version lacks: (table, column, SQL type). Upgrading adds them (NULL).
+_V3_COLUMNS = (("programs", "examples", "TEXT"), ("llm_calls", "purpose", "TEXT"))
 _MIGRATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "1": (("runs", "heartbeat_at", "FLOAT"), ("runs", "owner", "TEXT"), ("programs", "backend", "TEXT")),
+    "1": (("runs", "heartbeat_at", "FLOAT"), ("runs", "owner", "TEXT"), ("programs", "backend", "TEXT"), *_V3_COLUMNS),
+    "2": _V3_COLUMNS,
 }
 
 

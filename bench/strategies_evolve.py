@@ -1,7 +1,7 @@
 """Every strategy through `agent evolve` on the deceptive task, with a simulated LLM over HTTP.
 
     python -m bench.strategies_evolve [--strategies pq,greedy,...] [--seeds 3] [--evaluations 1000]
-                                      [--workers 4] [--out bench/results/strategies-evolve.md]
+                                      [--workers 4] [--score-only] [--out bench/results/strategies-evolve.md]
 
 bench/strategies.py drives the strategies in-process, one proposal at a time. Here `agent
 evolve` runs as a user runs it (its own process, the default sandbox, the program evaluator, a
@@ -10,7 +10,8 @@ have been bettered meanwhile). The LLM is the fake OpenAI-compatible server of t
 (tests/fakes/openai_server.py) with a responder that finds the parent program in the prompt and
 answers with one edit of the simulated proposer of bench/sim_search.py. The task is the
 deceptive one: the program prints its vector, the evaluator scores it and reports the vector
-as metrics x0..x5. The report gives per strategy how many runs ended with a best program
+as metrics x0..x5 (with --score-only, the score alone: strategies then see only the programs'
+code and constants). The report gives per strategy how many runs ended with a best program
 beyond the false peak (true value at or above the target), and the median best.
 """
 
@@ -56,7 +57,7 @@ def evaluate(program_path):
     if proc.returncode != 0:
         raise RuntimeError("program failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1])
     x = [min(%(high)r, max(%(low)r, float(v))) for v in json.loads(proc.stdout.strip().splitlines()[-1])]
-    return {"combined_score": _trap(x), **{"x%%d" %% i: v for i, v in enumerate(x)}}
+    return {"combined_score": _trap(x), **({"x%%d" %% i: v for i, v in enumerate(x)} if %(metrics)r else {})}
 '''
 
 TASK_YAML = """name: deceptive
@@ -113,13 +114,13 @@ def responder(seed: int):
     return respond
 
 
-def run_one(strategy: str, seed: int, evaluations: int, workers: int, folder: Path) -> dict:
+def run_one(strategy: str, seed: int, evaluations: int, workers: int, folder: Path, metrics: bool = True) -> dict:
     from archives.store import Store
     from tests.fakes.openai_server import FakeOpenAIServer
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "initial.py").write_text(initial_program(TASK) + MAIN)
-    (folder / "evaluator.py").write_text(EVALUATOR % {"low": TASK.low, "high": TASK.high})
+    (folder / "evaluator.py").write_text(EVALUATOR % {"low": TASK.low, "high": TASK.high, "metrics": metrics})
     task = folder / "task.yaml"
     task.write_text(TASK_YAML.format(evaluations=evaluations, strategy=strategy, seed=seed, workers=workers))
     url = f"sqlite:///{folder / 'store.db'}"
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--evaluations", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--score-only", action="store_true", help="the evaluator reports the score alone")
     parser.add_argument("--out", type=Path, default=Path("bench/results/strategies-evolve.md"))
     args = parser.parse_args(argv)
     rows = []
@@ -158,14 +160,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="strategies-evolve-") as tmp:
         for strategy in args.strategies.split(","):
             for seed in range(args.seeds):
-                row = run_one(strategy, seed, args.evaluations, args.workers, Path(tmp) / f"{strategy}-{seed}")
+                row = run_one(strategy, seed, args.evaluations, args.workers, Path(tmp) / f"{strategy}-{seed}",
+                              metrics=not args.score_only)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
     seconds = time.monotonic() - started
     command = "python -m bench.strategies_evolve " + " ".join(argv if argv is not None else sys.argv[1:])
+    reports = "the score alone" if args.score_only else "the score and the vector as metrics x0..x5"
     out = ["# Strategies through `agent evolve` (deceptive task, simulated LLM)", "",
            f"`{command.strip()}` ({seconds:.0f} s on this machine). {args.workers} proposals and "
-           f"{args.workers} evaluations in flight; {args.evaluations} evaluations per run. *found*: runs whose "
+           f"{args.workers} evaluations in flight; {args.evaluations} evaluations per run; the evaluator reports "
+           f"{reports}. *found*: runs whose "
            f"best program lies beyond the false peak (true value at least {TASK.target:g}).", "",
            "| strategy | found | median best | programs stored (median) | seconds per run (median) |",
            "| --- | --- | --- | --- | --- |"]

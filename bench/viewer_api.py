@@ -28,7 +28,7 @@ SOURCE = "import math\n\n\ndef solve(x):\n" + "".join(f"    y{i} = math.sin(x * 
 def build_store(url: str, n: int, seed: int = 0) -> str:
     from archives.records import LLMCall, Program, Status
     from archives.store import Store
-    from evaluators.result import EvalResult, StageResult
+    from archives.records import EvalResult, StageResult
 
     rng = random.Random(seed)
     with Store(url) as store:

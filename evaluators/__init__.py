@@ -10,8 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "EvalResult": "evaluators.result",
-    "StageResult": "evaluators.result",
+    "Evaluator": "evaluators.base",
+    "RunContext": "evaluators.base",
+    "TaskKind": "evaluators.base",
+    "EvalResult": "archives.records",
+    "StageResult": "archives.records",
     "ProgramEvaluator": "evaluators.program.evaluator",
     "KernelEvaluator": "evaluators.kernel.evaluator",
     "Score": "evaluators.scorers",
@@ -22,9 +25,10 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from evaluators.base import Evaluator, RunContext, TaskKind
     from evaluators.kernel.evaluator import KernelEvaluator
     from evaluators.program.evaluator import ProgramEvaluator
-    from evaluators.result import EvalResult, StageResult
+    from archives.records import EvalResult, StageResult
     from evaluators.scorers import Score, Scorer, ScorerError, load_scorer
 
 

@@ -19,7 +19,6 @@ the scorer ("scorer tasks/x/scorer.py:score returned fitness nan; ...").
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import importlib.util
 import math
@@ -58,15 +57,11 @@ def load_scorer(spec: str, task_dir: Path) -> Callable[[dict[str, float]], Score
             raise ScorerError(f"expected 'file.py:function' or an entry point name, got {spec!r}")
         if target.endswith(".py") or "/" in target or "\\" in target:
             module = _load_file(target, task_dir)
-            label = f"{_shown_path(target, task_dir)}:{func_name}"
-        else:
-            module = _import_module(target)
-            label = spec
-        func = getattr(module, func_name, None)
-        if not callable(func):
-            raise ScorerError(f"{target} has no function {func_name!r}")
-        return validated(func, label)
-    return validated(_entry_point(spec), spec)
+            func = getattr(module, func_name, None)
+            if not callable(func):
+                raise ScorerError(f"{target} has no function {func_name!r}")
+            return validated(func, f"{_shown_path(target, task_dir)}:{func_name}")
+    return validated(_registered(spec), spec)
 
 
 def _shown_path(target: str, task_dir: Path) -> str:
@@ -97,29 +92,26 @@ def _load_file(target: str, task_dir: Path) -> Any:
     return module
 
 
-def _import_module(target: str) -> Any:
-    try:
-        return importlib.import_module(target)
-    except Exception as exc:  # noqa: BLE001
-        raise ScorerError(f"cannot import {target}: {_one_line(exc)}") from exc
-
-
 def installed_scorers() -> dict[str, importlib.metadata.EntryPoint]:
     """The entry points of the `evoforge.scorers` group, by name."""
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    from agent.plugins import installed  # a standard-library-only module
+
+    return installed("scorers")
 
 
-def _entry_point(name: str) -> Callable[..., Any]:
-    found = installed_scorers()
-    if name not in found:
-        names = ", ".join(sorted(found)) or "none"
-        raise ScorerError(f"no entry point named {name!r} in group {ENTRY_POINT_GROUP} (installed: {names})")
+def _registered(spec: str) -> Callable[..., Any]:
+    """A scorer by dotted path or entry point name, through the plugin registry (agent/plugins.py)."""
+    from agent.plugins import PluginError, known_names, resolve
+
+    if ":" not in spec and spec not in known_names("scorers"):
+        names = ", ".join(sorted(installed_scorers())) or "none"
+        raise ScorerError(f"no entry point named {spec!r} in group {ENTRY_POINT_GROUP} (installed: {names})")
     try:
-        func = found[name].load()
-    except Exception as exc:  # noqa: BLE001
-        raise ScorerError(f"loading entry point {name!r} failed: {_one_line(exc)}") from exc
+        func = resolve("scorers", spec)
+    except PluginError as exc:
+        raise ScorerError(str(exc)) from None
     if not callable(func):
-        raise ScorerError(f"entry point {name!r} is not callable ({type(func).__name__})")
+        raise ScorerError(f"scorer {spec!r} is not callable ({type(func).__name__})")
     return func
 
 

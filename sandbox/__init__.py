@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import threading
 
-from sandbox.base import Limits, Sandbox, SandboxError, SandboxJob, SandboxOutcome, SandboxUnavailable
+from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
 from sandbox.channel import ResultChannel, open_result_channel
 from sandbox.docker import DockerSandbox
+from sandbox.errors import SandboxError, SandboxUnavailable
 from sandbox.fallback import FallbackSandbox
 from sandbox.process import ProcessSandbox
 
 __all__ = [
+    "BACKENDS",
     "DockerSandbox",
     "FallbackSandbox",
     "Limits",
@@ -28,14 +30,20 @@ __all__ = [
     "open_result_channel",
 ]
 
-_BACKENDS = ("auto", "docker", "process")
+BACKENDS: dict[str, str] = {
+    "auto": "sandbox.fallback:FallbackSandbox",  # Docker where a daemon answers, else the process backend
+    "docker": "sandbox.docker:DockerSandbox",
+    "process": "sandbox.process:ProcessSandbox",
+}
+"""The built-in backends, chosen by `choose_sandbox`; any other `sandbox.backend` is a plugin
+resolved by agent/plugins.py (a dotted path or an `evoforge.sandboxes` entry point)."""
 _docker_cache: dict[tuple, DockerSandbox | SandboxError] = {}
 _docker_lock = threading.Lock()
 
 
 def choose_sandbox(
     backend: str = "auto", *, image: str | None = None, image_python: str = "python3", cpus: float | None = None,
-    reuse: bool = True,
+    reuse: bool = True, options: dict | None = None,
 ) -> tuple[Sandbox, str | None]:
     """The sandbox for a `sandbox.backend` setting, and a one-line notice when "auto" fell back.
 
@@ -43,9 +51,11 @@ def choose_sandbox(
     runs (checked once per process and settings), else the process backend. "docker" raises
     SandboxError (one line) when Docker cannot be used. Docker comes as a `FallbackSandbox`:
     should the daemon go away mid-run, "auto" may move to the process backend, "docker" may not.
+    Any other name is a plugin backend: the registry's object called with `options` as keyword
+    arguments (`sandbox.options`); ValueError (one line) when it cannot be resolved or made.
     """
-    if backend not in _BACKENDS:
-        raise ValueError(f"unknown sandbox backend {backend!r}; expected one of: {', '.join(_BACKENDS)}")
+    if backend not in BACKENDS:
+        return _plugin_sandbox(backend, options or {}), None
     if backend == "process":
         return ProcessSandbox(), None
     try:
@@ -56,6 +66,22 @@ def choose_sandbox(
         return ProcessSandbox(), (f"sandbox.backend auto: Docker is not usable here ({exc}); evaluating on the "
                                   "process backend (set sandbox.backend: docker to refuse instead)")
     return FallbackSandbox(docker, ProcessSandbox if backend == "auto" else None, setting=backend), None
+
+
+def _plugin_sandbox(backend: str, options: dict) -> Sandbox:
+    from agent.plugins import PluginError, resolve  # a standard-library-only module
+
+    try:
+        factory = resolve("sandboxes", backend)
+    except PluginError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        sandbox = factory(**options)
+    except TypeError as exc:
+        raise ValueError(f"sandbox backend {backend!r} does not take these sandbox.options: {exc}") from None
+    if not isinstance(sandbox, Sandbox):
+        raise ValueError(f"sandbox backend {backend!r} does not follow the Sandbox protocol (sandbox/base.py)")
+    return sandbox
 
 
 def make_sandbox(backend: str = "auto", **docker_options) -> Sandbox:

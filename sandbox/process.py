@@ -45,8 +45,9 @@ from sandbox._cgroup import JobCgroup
 from sandbox._hide import mount_plan
 from sandbox._jobuser import chown_tree, job_user, user_name
 from sandbox._probe import Support, probe_support
-from sandbox.base import SandboxError, SandboxJob, SandboxOutcome
+from sandbox.base import SandboxJob, SandboxOutcome
 from sandbox.channel import ENV_VAR, MAX_RESULT_BYTES
+from sandbox.errors import SandboxError
 from sandbox.gpus import job_device
 
 _INIT = str(Path(__file__).with_name("_jobinit.py"))

@@ -78,6 +78,11 @@ class LLMGateway:
     `complete` raises `BudgetExceeded`, without sending anything, for a call the budget cannot
     pay. An answer longer than `config.max_answer_chars` is refused. `sleep` is awaited between
     retries; tests pass a fake.
+
+    `ledger`, when given, is used instead of a new one (then `dollar_budget` and `spent` are the
+    ledger's own): gateways of one run (the proposer's, a prompt task's target model) share it,
+    so all their calls count against one budget. `purpose` is recorded in every `LLMCall`
+    ("proposer", "target", "judge"), so the spend can be shown apart.
     """
 
     def __init__(
@@ -89,13 +94,16 @@ class LLMGateway:
         dollar_budget: float | None = None,
         spent: float = 0.0,
         sleep: Sleep = asyncio.sleep,
+        ledger: DollarLedger | None = None,
+        purpose: str = "proposer",
     ):
         if not config.models:
             raise ValueError("LLMGateway needs at least one model (llm.models is empty)")
         self._config = config
         self._run_id = run_id
         self._rng = rng
-        self._ledger = DollarLedger(dollar_budget, spent)
+        self._ledger = ledger if ledger is not None else DollarLedger(dollar_budget, spent)
+        self._purpose = purpose
         self._calls = 0
         self._sleep = sleep
         self._jitter = random.Random()  # apart from `rng`: retries must not shift model picks
@@ -278,7 +286,7 @@ class LLMGateway:
     def _record(self, spec: ModelSpec, prompt: str, **fields: Any) -> LLMCall:
         return LLMCall(
             id=uuid.uuid4().hex, run_id=self._run_id, model=spec.name, prompt=prompt,
-            created_at=time.time(), **fields,
+            created_at=time.time(), purpose=self._purpose, **fields,
         )  # fmt: skip
 
 

@@ -12,11 +12,16 @@ of the calls in flight at the time (at most `llm.concurrency` of them).
 A reservation that does not fit waits while other calls are in flight (their settling may
 leave room, since answers are usually shorter than `max_tokens`) and raises `BudgetExceeded`
 once nothing is in flight and it still does not fit.
+
+One ledger may serve gateways on several event loops in several threads (the proposer's on the
+run's loop, a prompt task's target model in the evaluation threads): its state changes under a
+lock, and a waiter on another loop is woken through that loop's `call_soon_threadsafe`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from agent.llm.errors import BudgetExceeded
 
@@ -30,6 +35,7 @@ class DollarLedger:
         self._reserved: dict[int, float] = {}
         self._next = 0
         self._changed: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+        self._lock = threading.Lock()
 
     @property
     def budget(self) -> float | None:
@@ -57,27 +63,32 @@ class DollarLedger:
         `BudgetExceeded` when it does not fit and none is.
         """
         amount = max(0.0, float(amount))
-        while self._budget is not None and self._spent + self.reserved + amount > self._budget:
-            if not self._reserved or self._spent >= self._budget:
-                raise BudgetExceeded(self._spent, self._budget, amount)
-            await self._changed_event().wait()
-        self._next += 1
-        self._reserved[self._next] = amount
-        return self._next
+        while True:
+            with self._lock:
+                if self._budget is None or self._spent + self.reserved + amount <= self._budget:
+                    self._next += 1
+                    self._reserved[self._next] = amount
+                    return self._next
+                if not self._reserved or self._spent >= self._budget:
+                    raise BudgetExceeded(self._spent, self._budget, amount)
+                changed = self._changed_event()  # made under the lock: no settle slips between
+            await changed.wait()
 
     def settle(self, reservation: int, cost: float) -> None:
         """Replace the reservation by what the call cost."""
-        self._reserved.pop(reservation, None)
-        self._spent += max(0.0, float(cost))
-        self._notify()
+        with self._lock:
+            self._reserved.pop(reservation, None)
+            self._spent += max(0.0, float(cost))
+            self._notify()
 
     def release(self, reservation: int) -> None:
         """Drop a reservation whose call brought no answer (failed, cancelled)."""
-        if self._reserved.pop(reservation, None) is not None:
-            self._notify()
+        with self._lock:
+            if self._reserved.pop(reservation, None) is not None:
+                self._notify()
 
     def _changed_event(self) -> asyncio.Event:
-        """An event of the running loop, set at the next settle or release."""
+        """An event of the running loop, set at the next settle or release (call under the lock)."""
         loop = asyncio.get_running_loop()
         event = self._changed.get(loop)
         if event is None:
@@ -86,7 +97,15 @@ class DollarLedger:
         return event
 
     def _notify(self) -> None:
-        """Wake every reservation waiting (on any loop); the next waiters get a fresh event."""
+        """Wake every reservation waiting (on any loop, in any thread); the next waiters get a
+        fresh event. Called under the lock."""
         changed, self._changed = self._changed, {}
-        for event in changed.values():
-            event.set()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, event in changed.items():
+            if loop is running:
+                event.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)

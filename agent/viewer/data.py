@@ -12,10 +12,12 @@ import math
 import threading
 from collections import OrderedDict
 from pathlib import PurePath
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from agent.viewer.catalog import Catalog, NotFound
 from agent.viewer.diffs import line_diff
+from agent.viewer.examples import compare_examples
 from archives.records import Program, Status
 from archives.lease import as_seen
 from archives.store import RunInfo, Store, StoreDamaged, StoreError
@@ -52,11 +54,29 @@ def page_args(offset: int, limit: int) -> tuple[int, int]:
     return offset, min(limit, MAX_PAGE)
 
 
+TEXT_LANGUAGES = ("text", "plaintext")
+
+
 def language_of(run: RunInfo) -> str:
-    """The highlighting language of the run's programs, from the task's program file."""
+    """The highlighting language of the run's programs: plain text when the run's task kind
+    says its candidates are text (prompt tasks), else from the task's program file."""
     config = run.config or {}
+    if _kind_language(config) in TEXT_LANGUAGES:
+        return "plaintext"
     name = config.get("program") or config.get("reference") or ""
     return LANGUAGES.get(PurePath(str(name)).suffix.lower(), "python")
+
+
+def _kind_language(config: dict[str, Any]) -> str | None:
+    """The candidate language the run's task kind (agent/plugins.py) gives for the stored task
+    config; None where the kind is not installed here or cannot answer from the stored config."""
+    from agent.plugins import resolve
+
+    try:
+        kind = resolve("kinds", str(config.get("kind") or "program"))()
+        return str(kind.candidate_language(SimpleNamespace(**config)))
+    except Exception:  # noqa: BLE001 - a viewer of someone else's store may lack their plugin
+        return None
 
 
 CACHE_SIZE = 256
@@ -232,6 +252,7 @@ class ViewData:
         parent = store.get_program(p.parent_id) if p.parent_id else None
         calls = store.llm_calls(program_id=p.id)
         record = jsonable(p)
+        record.pop("examples", None)  # sent once, compared with the parent's, under "examples"
         record["reason"] = store.reason_of(p.id)
         return {
             "program": record,
@@ -243,6 +264,7 @@ class ViewData:
             "evaluations": store.evaluations(p.id),
             "llm_calls": [_call(c) for c in calls],
             "kernel": _kernel(p.metrics),
+            "examples": compare_examples(p, parent),
         }
 
     def diff(self, ref: str, program_ref: str, against: str | None) -> dict[str, Any]:

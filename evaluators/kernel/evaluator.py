@@ -45,25 +45,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archives.records import Status
+from archives.records import Program, Status
+from evaluators.base import join_feedback, numbers_and_text, read_job, stages_from, syntax_failure
 from evaluators.kernel.compile_errors import BUILD_FAILED
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
 from evaluators.kernel.faults import is_judge_fault
 from evaluators.kernel.gpu_lock import GpuLock
 from evaluators.kernel.memory_share import share_for
 from evaluators.kernel.own_share import own_share_for
-from evaluators.program.evaluator import syntax_error
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 from evaluators.scorers import Score, ScorerError
 from sandbox.base import Limits, Sandbox, SandboxJob
-from sandbox.channel import decode_result
 from sandbox.gpus import gate_path, shared_slots, visible_gpus
 
 if TYPE_CHECKING:
     from agent.config import TaskConfig
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_FEEDBACK_CHARS = 8_000
 DEFAULT_CEILINGS = Path.home() / ".cache" / "evoforge" / "ceilings.json"
 
 
@@ -75,7 +73,7 @@ class KernelEvaluator:
         self._task = task
         self._sandbox = sandbox
         self._scorer = scorer  # a validated scorer (evaluators/scorers.py): it makes the fitness, if set
-        kc = task.kernel
+        kc = task.kind_options
         gpus = visible_gpus() if gpus is None else gpus
         self.device = kc.device if kc.device != "auto" else ("cuda" if gpus else "cpu")
         if self.device == "cuda" and not gpus:
@@ -119,13 +117,12 @@ class KernelEvaluator:
         """What this machine cannot give the judge (e.g. GPU locks shared with other runs)."""
         return [self._slots.warning] if self._slots is not None and self._slots.warning else []
 
-    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
+    def evaluate(self, source: str, *, label: str = "", parent: Program | None = None) -> EvalResult:
+        """Judge one candidate (`parent` is not used: a kernel is timed on its own)."""
         start = time.monotonic()
-        problem = syntax_error(source, "candidate.py")
-        if problem is not None:
-            stage = StageResult("compile", False, message=problem)
-            return EvalResult(Status.BUILD_FAILED, error=problem, feedback=problem, stages=(stage,),
-                              seconds=time.monotonic() - start)
+        failed = syntax_failure(source, "candidate.py", start)
+        if failed is not None:
+            return failed
         result, gpu = self._judged(source, label)
         if _judge_fault(result):  # not the candidate's: once more, when no other job uses the GPU
             if gpu is not None:
@@ -172,23 +169,11 @@ class KernelEvaluator:
             return options
 
     def _verdict(self, outcome: Any) -> EvalResult:
-        if outcome.timed_out:
-            error = f"timed out after {self._limits.wall_seconds:g} s"
-            return EvalResult(Status.TIMEOUT, error=error, feedback=_join([error, _tails(outcome)]))
-        try:
-            payload = decode_result(outcome.result)
-        except ValueError as exc:
-            error = f"the judge's result could not be read: {exc}"
-            return EvalResult(Status.ERROR, error=error, feedback=_join([error, _tails(outcome)]))
-        if payload is None:
-            error = _no_result(outcome, self._limits)
-            return EvalResult(Status.ERROR, error=error, feedback=_join([error, _tails(outcome)]))
-        stages = tuple(StageResult(str(s.get("name")), bool(s.get("ok")), float(s.get("seconds", 0.0)),
-                                   str(s.get("message", ""))[:500], str(s.get("log", ""))[-2000:])
-                       for s in payload.get("stages", []))
-        metrics = {str(k): float(v) for k, v in dict(payload.get("metrics", {})).items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        text = {str(k): str(v) for k, v in dict(payload.get("text", {})).items()}
+        payload = read_job(outcome, self._limits, "the judge")
+        if isinstance(payload, EvalResult):
+            return payload
+        stages = stages_from(payload, whole_messages=True)
+        metrics, text = numbers_and_text(payload)
         self._remember(metrics, text)
         failed = next((s for s in stages if not s.ok), None)
         feedback = _feedback(stages, text, failed)
@@ -206,13 +191,13 @@ class KernelEvaluator:
                 score = self._scorer(dict(metrics))
             except ScorerError as exc:
                 return EvalResult(Status.ERROR, metrics=metrics, descriptors=descriptors, error=str(exc),
-                                  feedback=_join([str(exc), feedback]), stages=stages, evaluator_error=True)
+                                  feedback=join_feedback([str(exc), feedback]), stages=stages, evaluator_error=True)
             fitness, descriptors = score.fitness, {**descriptors, **score.descriptors}
         elif "speedup" in metrics:
             fitness = metrics["speedup"]
         else:
             fitness = 0.0
-            feedback = _join([feedback, "timing not measured (no GPU): every correct candidate gets fitness 0"])
+            feedback = join_feedback([feedback, "timing not measured (no GPU): every correct candidate gets fitness 0"])
         return EvalResult(Status.CORRECT, fitness=fitness, metrics=metrics, descriptors=descriptors,
                           feedback=feedback, stages=stages)
 
@@ -255,18 +240,6 @@ def _store_ceilings(path: Path, ceilings: dict[str, Any]) -> None:
     path.write_text(json.dumps(cache, indent=2), encoding="utf-8")
 
 
-def _no_result(outcome: Any, limits: Limits) -> str:
-    reason = outcome.killed_reason
-    if reason == "memory":
-        return f"killed: out of memory (limit {limits.memory_mb} MB)"
-    if reason == "output":
-        return "killed: printed too much output"
-    if reason:
-        return f"the judge's job was killed ({reason})"
-    return f"the judge's job exited without a verdict (exit code {outcome.exit_code})"
-
-
-
 def _judge_fault(result: EvalResult) -> bool:
     """Whether a result failed on the judge's side (faults.py): a stage, not the scorer."""
     failed = next((s for s in result.stages if not s.ok), None)
@@ -296,14 +269,4 @@ def _feedback(stages: tuple[StageResult, ...], text: dict[str, str], failed: Sta
     parts.extend(f"{s.name}: {s.message}" for s in stages if s.ok and s.message and s.name in ("roofline", "kernels"))
     if text.get("output"):
         parts.append(f"the candidate printed (end):\n{text['output'][-1000:]}")
-    return _join(parts)
-
-
-def _tails(outcome: Any) -> str:
-    return "\n".join(f"{name} (end):\n{stream[-1500:]}" for name, stream in
-                     (("stderr", outcome.stderr), ("stdout", outcome.stdout)) if stream.strip())
-
-
-def _join(parts: list[str]) -> str:
-    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
-    return text if len(text) <= _FEEDBACK_CHARS else text[: _FEEDBACK_CHARS - 20] + "\n[... cut ...]"
+    return join_feedback(parts)

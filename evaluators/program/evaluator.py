@@ -29,53 +29,33 @@ gets an evaluator error, before any LLM call.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archives.records import Status
+from archives.languages import language
+from archives.records import Program, Status
+from evaluators.base import (FEEDBACK_CHARS, join_feedback, numbers_and_text, one_line, output_tails, read_job,
+                             stages_from, syntax_error, syntax_failure)
 from evaluators.program.openevolve_rules import fallback_fitness
 from evaluators.program.runtime import check_requirements, evaluator_runtime
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 from evaluators.scorers import Score, Scorer, ScorerError, load_scorer, validated
 from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
-from sandbox.channel import decode_result
 
 if TYPE_CHECKING:
     from agent.config import TaskConfig
 
+__all__ = ["ProgramEvaluator", "program_file_name", "syntax_error"]
+
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # holds evaluators/ and sandbox/
-_EXTENSIONS = {
-    "python": "py", "c": "c", "cpp": "cpp", "c++": "cpp", "cuda": "cu", "rust": "rs", "go": "go",
-    "java": "java", "javascript": "js", "typescript": "ts", "julia": "jl", "bash": "sh", "shell": "sh",
-}
-_FEEDBACK_CHARS = 8_000
-_TAIL_CHARS = 2_000
-_FLOOD_FACTOR = 50  # as in the process sandbox: killed after printing 50x the output cap
 
 
-def program_file_name(language: str) -> str:
+def program_file_name(language_name: str) -> str:
     """The file name a candidate gets in the job folder: program.py, program.cpp, ..."""
-    lang = language.strip().lower()
-    ext = _EXTENSIONS.get(lang) or "".join(ch for ch in lang if ch.isalnum()) or "txt"
-    return f"program.{ext}"
-
-
-def syntax_error(source: str, filename: str = "program.py") -> str | None:
-    """One line describing why `source` is not valid Python, or None; never runs it."""
-    try:
-        compile(source, filename, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        where = f" (line {exc.lineno})" if exc.lineno else ""
-        line = (exc.text or "").strip()
-        shown = f": {line[:200]}" if line else ""
-        return f"{type(exc).__name__}: {exc.msg}{where}{shown}"
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return f"the program cannot be compiled: {type(exc).__name__}: {exc}"
-    return None
+    return f"program.{language(language_name).extension}"
 
 
 class ProgramEvaluator:
@@ -145,14 +125,15 @@ class ProgramEvaluator:
         """The sandbox the candidates run in (the session cancels its jobs on Ctrl-C)."""
         return self._sandbox
 
-    def evaluate(self, source: str, *, label: str = "") -> EvalResult:
+    def warnings(self) -> list[str]:
+        return []
+
+    def evaluate(self, source: str, *, label: str = "", parent: Program | None = None) -> EvalResult:
+        """Judge one candidate (`parent` is not used: a program's score is its own)."""
         start = time.monotonic()
-        if self._python:
-            problem = syntax_error(source, self._program)
-            if problem is not None:
-                stage = StageResult("compile", False, message=problem)
-                return EvalResult(Status.BUILD_FAILED, error=problem, feedback=problem, stages=(stage,),
-                                  seconds=time.monotonic() - start)
+        failed = syntax_failure(source, self._program, start) if self._python else None
+        if failed is not None:
+            return failed
         job = SandboxJob(argv=self._argv, files={self._program: source}, env=self._env,
                          limits=self._limits, label=label, read_paths=self._read_paths)
         outcome = self._sandbox.run(job)  # SandboxError / SandboxUnavailable: the sandbox's, not the candidate's
@@ -161,23 +142,15 @@ class ProgramEvaluator:
 
     def judge(self, outcome: SandboxOutcome) -> EvalResult:
         """The EvalResult for a finished sandbox job running the harness."""
-        tails = _output_tails(outcome)
-        if outcome.timed_out:
-            error = f"timed out after {self._limits.wall_seconds:g} s"
-            return EvalResult(Status.TIMEOUT, error=error, feedback=_join([error, tails]))
-        try:
-            payload = decode_result(outcome.result)
-        except ValueError as exc:
-            error = f"the evaluator's result could not be read: {exc}"
-            return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
-        if payload is None:
-            error = self._no_result(outcome)
-            return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
+        payload = read_job(outcome, self._limits, "the evaluator")
+        if isinstance(payload, EvalResult):
+            return payload
+        tails = output_tails(outcome)
         try:
             got = _parse(payload)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             error = f"the evaluator's result is malformed: {type(exc).__name__}: {exc}"
-            return EvalResult(Status.ERROR, error=error, feedback=_join([error, tails]))
+            return EvalResult(Status.ERROR, error=error, feedback=join_feedback([error, tails]))
 
         stages, metrics, text = got.stages, got.metrics, got.text
         failed = next((s for s in stages if not s.ok), None)
@@ -186,7 +159,7 @@ class ProgramEvaluator:
             error = f"could not load the evaluator: {failed.message}"
             return _result(Status.ERROR, error, [error, failed.log, tails], stages, evaluator_error=True)
         if text.get("error", "").strip():
-            error = _one_line(text["error"])
+            error = one_line(text["error"])
             return _result(Status.WRONG, error, [*feedback_parts, tails], stages, metrics)
         if failed is not None:
             if not failed.message:
@@ -199,7 +172,7 @@ class ProgramEvaluator:
                            evaluator_error=got.faults.get(failed.name) == "evaluator")
         chosen = self._fitness(got)
         if isinstance(chosen, EvalResult):
-            return replace(chosen, feedback=_join([chosen.feedback, *feedback_parts, tails]))
+            return replace(chosen, feedback=join_feedback([chosen.feedback, *feedback_parts, tails]))
         score, basis = chosen
         if basis:
             feedback_parts.append(basis)
@@ -209,7 +182,7 @@ class ProgramEvaluator:
             fitness=score.fitness,
             metrics=metrics,
             descriptors=dict(score.descriptors),
-            feedback=_join([*feedback_parts, *stage_notes, tails]),
+            feedback=join_feedback([*feedback_parts, *stage_notes, tails]),
             stages=stages,
         )
 
@@ -225,7 +198,7 @@ class ProgramEvaluator:
             try:
                 return self._scorer(dict(metrics)), ""
             except ScorerError as exc:
-                error = _one_line(str(exc))
+                error = one_line(str(exc))
                 return _result(Status.ERROR, error, [error], stages, metrics, evaluator_error=True)
         if self._fitness_metric:
             if name in metrics:
@@ -248,25 +221,6 @@ class ProgramEvaluator:
         return Score(fallback.fitness), (f"fitness: the mean of {', '.join(fallback.names)} "
                                          "(no combined_score; OpenEvolve's rule)")
 
-    def _no_result(self, outcome: SandboxOutcome) -> str:
-        reason = outcome.killed_reason
-        if reason == "memory":
-            return f"killed: out of memory (limit {self._limits.memory_mb} MB)"
-        if reason == "output":
-            return f"killed: printed more than {_FLOOD_FACTOR * self._limits.output_bytes} bytes"
-        if reason and reason.startswith("signal "):
-            number = reason.split()[1]
-            try:
-                number = f"{number} ({signal.Signals(int(number)).name})"
-            except ValueError:
-                pass
-            return f"the evaluator was killed by signal {number}"
-        if reason:
-            return f"the evaluator was killed ({reason})"
-        if "MemoryError" in outcome.stderr[-2000:]:
-            return f"the evaluator ran out of memory (limit {self._limits.memory_mb} MB) and exited without a result"
-        return f"the evaluator exited without a result (exit code {outcome.exit_code})"
-
 
 @dataclass(frozen=True)
 class _Payload:
@@ -283,21 +237,11 @@ class _Payload:
 
 def _parse(payload: dict[str, Any]) -> _Payload:
     raw_stages = list(payload.get("stages", []))
-    stages = tuple(
-        StageResult(
-            name=str(s["name"]),
-            ok=bool(s["ok"]),
-            seconds=float(s.get("seconds", 0.0)),
-            message=_one_line(str(s.get("message", ""))),
-            log=str(s.get("log", ""))[-_TAIL_CHARS:],
-        )
-        for s in raw_stages
-    )
+    metrics, text = numbers_and_text(payload)
     return _Payload(
-        stages=stages,
-        metrics={str(k): float(v) for k, v in dict(payload.get("metrics", {})).items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool)},
-        text={str(k): str(v) for k, v in dict(payload.get("text", {})).items()},
+        stages=stages_from(payload),
+        metrics=metrics,
+        text=text,
         invalid={str(k): str(v) for k, v in dict(payload.get("invalid", {})).items()},
         notes=[str(n) for n in payload.get("notes", [])][:50],
         faults={str(s["name"]): str(s["fault"]) for s in raw_stages if s.get("fault")},
@@ -307,28 +251,10 @@ def _parse(payload: dict[str, Any]) -> _Payload:
 
 def _result(status: str, error: str, parts: list[str], stages: tuple[StageResult, ...],
             metrics: dict[str, float] | None = None, *, evaluator_error: bool = False) -> EvalResult:
-    return EvalResult(status, metrics=metrics or {}, feedback=_join(parts), error=error, stages=stages,
+    return EvalResult(status, metrics=metrics or {}, feedback=join_feedback(parts), error=error, stages=stages,
                       evaluator_error=evaluator_error)
-
-
-def _one_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return (lines[-1] if lines else "")[:500]
 
 
 def _text_block(text: dict[str, str]) -> str:
     block = "\n".join(f"{key}: {value}" for key, value in text.items())
-    return block if len(block) <= _FEEDBACK_CHARS // 2 else block[: _FEEDBACK_CHARS // 2] + " [...]"
-
-
-def _output_tails(outcome: SandboxOutcome) -> str:
-    parts = []
-    for name, stream in (("stderr", outcome.stderr), ("stdout", outcome.stdout)):
-        if stream.strip():
-            parts.append(f"{name} (last {_TAIL_CHARS} characters at most):\n{stream[-_TAIL_CHARS:].rstrip()}")
-    return "\n".join(parts)
-
-
-def _join(parts: list[str]) -> str:
-    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
-    return text if len(text) <= _FEEDBACK_CHARS else text[: _FEEDBACK_CHARS - 20] + "\n[... cut ...]"
+    return block if len(block) <= FEEDBACK_CHARS // 2 else block[: FEEDBACK_CHARS // 2] + " [...]"

@@ -13,7 +13,7 @@ from agent.proposers import BudgetExceeded, Proposal
 from archives.map_elites import MapElites
 from archives.records import Status
 from archives.store import Store
-from evaluators.result import EvalResult
+from archives.records import EvalResult
 
 
 class ScriptedProposer:
@@ -46,7 +46,7 @@ class CountingEvaluator:
         self.max_in_flight = 0
         self._lock = threading.Lock()
 
-    def evaluate(self, source, *, label=""):
+    def evaluate(self, source, *, label="", parent=None):
         with self._lock:
             self.calls.append(source)
             self.in_flight += 1

@@ -14,7 +14,7 @@ from agent.failures import RunFailed
 from archives.map_elites import MapElites
 from archives.records import Status
 from archives.store import Store
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 from tests.agent.test_controller import ScriptedProposer
 
 REFERENCE_OOM = EvalResult(
@@ -29,7 +29,7 @@ class JudgeFailsOn:
     def __init__(self, failing: set[str]):
         self.failing = failing
 
-    def evaluate(self, source, *, label=""):
+    def evaluate(self, source, *, label="", parent=None):
         if source in self.failing:
             return REFERENCE_OOM
         value = float(source.split("=")[1])
@@ -74,8 +74,8 @@ def test_a_judge_error_is_recorded_but_not_told_to_the_strategy_as_a_failure(tmp
     assert failed.id not in strategy.told
     initial = store.programs(run.id, limit=1)[0]
     assert [r.parent.id for r in strategy.discarded] == [initial.id]
-    assert strategy._failed[initial.id] == 0 and strategy._barren[initial.id] == 0
-    assert strategy._pending[initial.id] == 0
+    fresh = strategy._fresh
+    assert fresh.failed[initial.id] == 0 and fresh.barren[initial.id] == 0 and fresh.pending[initial.id] == 0
     assert loop.state.judge_errors == 1
     assert store.programs(run.id, [Status.CORRECT])[-1].source == "X = 2.0\n"
 

@@ -14,7 +14,7 @@ from archives.pq import PriorityQueue
 from archives.records import Status
 from archives.repeats import FITNESS_EVALS
 from archives.store import Store
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 from tests.agent.test_controller import CountingEvaluator, ScriptedProposer
 
 
@@ -53,7 +53,7 @@ class NoisyEvaluator:
         self.calls = []
         self._lock = threading.Lock()
 
-    def evaluate(self, source, *, label=""):
+    def evaluate(self, source, *, label="", parent=None):
         with self._lock:
             self.calls.append(source)
             sign = 1 if len(self.calls) % 2 else -1
@@ -92,7 +92,7 @@ def test_near_duplicates_are_recorded_with_their_twin_not_evaluated_and_the_prop
 
 
 class BrokenMeansFailed(CountingEvaluator):
-    def evaluate(self, source, *, label=""):
+    def evaluate(self, source, *, label="", parent=None):
         self.calls.append(source)
         if "BROKEN" in source:
             return EvalResult(Status.BUILD_FAILED, error="syntax")

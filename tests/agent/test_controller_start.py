@@ -17,7 +17,7 @@ from agent.tuner import Tuner
 from archives.map_elites import MapElites
 from archives.records import Program, Status
 from archives.store import Store
-from evaluators.result import EvalResult
+from archives.records import EvalResult
 from tests.agent.test_controller import ScriptedProposer
 
 
@@ -31,7 +31,7 @@ class FixedEvaluator:
         self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
 
-    def evaluate(self, source, *, label=""):
+    def evaluate(self, source, *, label="", parent=None):
         with self._lock:
             self.calls += 1
             self.in_flight += 1

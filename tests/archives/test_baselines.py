@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from agent.config import SearchConfig
+from archives.options import SearchConfig
 from archives.baselines import BestOfN, Greedy
 from archives.records import Program, Status
 from archives.registry import make_strategy

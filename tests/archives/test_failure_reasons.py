@@ -9,7 +9,7 @@ import pytest
 from archives.records import LLMCall, Program, Status
 from archives.store import Store
 from archives.store_queries import FailureReason
-from evaluators.result import EvalResult
+from archives.records import EvalResult
 
 
 @pytest.fixture(params=["file", "memory"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.config import DescriptorSpec
+from archives.options import DescriptorSpec
 from archives.descriptors import (
     Axis,
     DescriptorError,

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from agent.config import DescriptorSpec, MapElitesConfig, SearchConfig
+from archives.options import DescriptorSpec, MapElitesConfig, SearchConfig
 from archives.descriptors import DescriptorError
 from archives.map_elites import MapElites
 from archives.records import Program, Status
@@ -301,9 +301,9 @@ def test_discard_releases_a_pending_request():
     s = MapElites(x_config(exploit_ratio=1.0, elite_pool=1), random.Random(0))
     ten_elites(s)
     request = s.ask(1)[0]
-    assert request.parent.id == "e9" and s._freshness(request.parent) < 1.0
+    assert request.parent.id == "e9" and s._fresh.weight(request.parent.id) < 1.0
     s.discard(request)
-    assert s._freshness(request.parent) == 1.0
+    assert s._fresh.weight(request.parent.id) == 1.0
 
 
 # ---- issue 13: descriptors from the evaluator's metrics, uniform selection -----------------------

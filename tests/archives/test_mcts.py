@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import MCTSConfig, SearchConfig
+from archives.options import MCTSConfig, SearchConfig
 from archives.mcts import MCTS, Node, Params, Tree, backup, select, uct, widening_limit
 from archives.records import Program, Status
 

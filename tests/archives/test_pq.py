@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from agent.config import PQConfig, SearchConfig
+from archives.options import PQConfig, SearchConfig
 from archives.pq import PriorityQueue
 from archives.records import Program, Status
 from archives.repeats import FITNESS_EVALS, FITNESS_SD, combine

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from agent.config import PQConfig, SearchConfig
+from archives.options import PQConfig, SearchConfig
 from archives.constants import constants
 from archives.pq import PriorityQueue
 from archives.records import Program, Status
@@ -43,13 +43,27 @@ def test_without_metrics_auto_distance_is_over_the_programs_constants_then_code(
     s = PriorityQueue(config(), random.Random(0))
     s.tell(prog("p0", 1.0, "lr = 0.0\n", parent=None))
     s.tell(prog("a", 1.0, "lr = 1.0\n"))
-    assert s.distance(prog("b", 0, "lr = 0.5\n"), prog("p0", 0, "lr = 0.0\n")) == pytest.approx(0.5)
+    assert s.distance(prog("b", 0, "lr = 0.5\n"), prog("p0", 1, "lr = 0.0\n")) == pytest.approx(0.5)
     assert s.snapshot()["distance"] == "constants"
     plain = PriorityQueue(config(), random.Random(0))
-    assert plain.distance(prog("x", 0, "a = b\n"), prog("y", 0, "a = c\n")) > 0  # no constants: code
+    assert plain.distance(prog("x", 0, "a = b\n"), prog("y", 1, "a = c\n")) > 0  # no constants: code
     code = PriorityQueue(config(distance="code"), random.Random(0))
     code.tell(prog("p0", 1.0, "lr = 0.0\n", parent=None))
     assert code.snapshot()["distance"] == "code"
+
+
+def test_without_metrics_programs_with_the_very_same_score_are_one_behaviour():
+    s = PriorityQueue(config(capacity=2), random.Random(0))
+    s.tell(prog("p0", 0.8, "x = 0.0\n", parent=None))
+    s.tell(prog("a", 0.8, "x = -3.0\n"))  # far in constants, the same score: a twin of p0
+    assert s.distance(prog("a", 0.8, "x = -3.0\n"), prog("p0", 0.8, "x = 0.0\n")) == 0.0
+    assert s.distance(prog("b", 0.7, "x = 0.5\n"), prog("p0", 0.8, "x = 0.0\n")) > 0
+    s.tell(prog("b", 0.7, "x = 0.5\n"))
+    assert {m.program.id for m in s.members()} == {"p0", "b"}  # a was a twin, not a new member
+    metrics = PriorityQueue(config(), random.Random(0))  # reported behaviour decides, not the score
+    metrics.tell(at("p0", 1.0, 0.0, parent=None))
+    metrics.tell(at("a", 1.0, 10.0))
+    assert metrics.distance(at("a", 1.0, 10.0), at("p0", 1.0, 0.0)) > 0
 
 
 def test_auto_epsilon_is_zero_until_the_memory_is_full_then_the_closest_pair_distance():
@@ -117,6 +131,7 @@ def test_rebuild_recreates_the_adaptive_memory_and_the_stagnation():
 
 def test_constants_key_each_literal_by_what_precedes_it_on_its_line():
     assert constants("lr = 0.01  # 5\nx[3] += -1.25\nx[3] += 0.25\ny = a-1\ns = '7'\n") == {
-        "lr=": 0.01, "x[": 6.0, "x[3]+=": -1.0, "y=a-": 1.0,
+        "lr=": 0.01, "x[3]+=": -1.0, "y=a-": 1.0,
     }
     assert constants("no numbers here\n") == {}
+

@@ -14,7 +14,7 @@ import pytest
 
 from archives.records import LLMCall, Program, Status, source_hash
 from archives.store import RunInfo, RunSummary, StageRecord, Store, StoreError
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -120,6 +120,7 @@ def test_list_runs_summarises_counts_best_and_spend_newest_first(store: Store) -
         cost=0.75,
         llm_calls=2,
         tokens=30,
+        cost_by_purpose={"proposer": 0.75},
     )
     assert summaries[0] == expected == store.run_summary(new.id)
     empty = summaries[1]
@@ -412,14 +413,15 @@ def test_other_schema_version_is_refused_with_how_to_proceed(db_url: str, tmp_pa
     Store(db_url).close()
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
         raw.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 999.*reads version 2.*new database"):
+    with pytest.raises(StoreError, match="schema version 999.*reads version 3.*new database"):
         Store(db_url)
 
 
 def _downgrade_to_version_1(path: Path) -> None:
     """Rebuild the store file as schema version 1 wrote it: without the version-2 columns."""
     with sqlite3.connect(path) as raw:
-        for table, column in (("runs", "heartbeat_at"), ("runs", "owner"), ("programs", "backend")):
+        for table, column in (("runs", "heartbeat_at"), ("runs", "owner"), ("programs", "backend"),
+                              ("programs", "examples"), ("llm_calls", "purpose")):
             raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
 
@@ -435,7 +437,7 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(db_url: str, tm
         assert store.get_run(run.id).task_name == "t"
         assert store.get_program("p1").backend is None
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     Store(db_url, read_only=True).close()
 
 

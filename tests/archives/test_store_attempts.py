@@ -7,7 +7,7 @@ import pytest
 from archives.records import Program, Status
 from archives.repeats import FITNESS_EVALS, FITNESS_SD, fitness_stats
 from archives.store import Store
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 
 
 def correct(value: float) -> EvalResult:

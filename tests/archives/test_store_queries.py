@@ -8,7 +8,7 @@ import pytest
 
 from archives.records import LLMCall, Program, Status
 from archives.store import Store, StoreError
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 
 
 @pytest.fixture(params=["file", "memory"])

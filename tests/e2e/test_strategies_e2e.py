@@ -22,6 +22,7 @@ REASONS = {
     "map_elites": ("initial program", "exploit:", "explore:"),
     "pq": ("pq: ",),
     "mcts": ("mcts: path ",),
+    "pareto": ("pareto: ",),
     "greedy": ("greedy: ",),
     "best_of_n": ("best_of_n: always the initial program",),
 }

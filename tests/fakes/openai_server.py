@@ -298,7 +298,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
     parser.add_argument("--text", default="ok", help="the text of every answer")
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer([Reply(args.text)], port=args.port).start()
+    serve_until_interrupted(FakeOpenAIServer([Reply(args.text)], port=args.port))
+
+
+def serve_until_interrupted(server: FakeOpenAIServer) -> None:
+    """Start `server`, print its URL first, and serve until Ctrl-C or SIGINT (standalone use)."""
+    server.start()
     print(server.url, flush=True)
     try:
         while True:

@@ -9,7 +9,7 @@ from agent.viewer.catalog import Catalog
 from agent.viewer.data import ViewData
 from archives.records import Program, Status
 from archives.store import Store
-from evaluators.result import EvalResult
+from archives.records import EvalResult
 
 
 def test_answers_are_reused_until_the_store_changes_then_recomputed(tmp_path):

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from archives.records import Program, Status
 from archives.store import Store
-from evaluators.result import EvalResult, StageResult
+from archives.records import EvalResult, StageResult
 from tests.viewer.conftest import Page, ViewerProcess
 from tests.viewer.run_fixture import MARKUP, FilledStore
 

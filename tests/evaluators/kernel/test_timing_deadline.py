@@ -62,7 +62,7 @@ def test_the_timeout_message_is_one_line_with_the_deadline_and_the_checked_calls
 def test_the_evaluator_stores_a_timing_hang_as_timeout():
     from archives.records import Status
     from evaluators.kernel.evaluator import _status_of
-    from evaluators.result import StageResult
+    from archives.records import StageResult
 
     stage = StageResult("timing", False, message=timing_timeout_message(7.5, [0.01]))
     assert _status_of(stage) == Status.TIMEOUT

@@ -57,6 +57,19 @@
     return h("pre", { class: ["text", cls] }, text || "");
   };
 
+  /* Text that may be long, in a table cell: the first `limit` characters, and the whole text
+   * behind a click (a <details> element) when there is more. */
+  EF.clipText = function (text, limit) {
+    const value = text === null || text === undefined ? "" : String(text);
+    if (value.length <= limit) return h("span", { class: "clip" }, value);
+    return h(
+      "details",
+      { class: "clip" },
+      h("summary", null, h("span", { class: "clip-head" }, value.slice(0, limit) + "…"), h("span", { class: "muted small" }, ` show all ${value.length} characters`)),
+      EF.textBlock(value)
+    );
+  };
+
   /* A diff as the API returns it: {identical, added, removed, too_large, hunks}. */
   EF.diffView = function (diff, language) {
     if (diff.identical) return h("p", { class: "muted" }, "The two sources are identical.");

@@ -1,5 +1,6 @@
 /* The program page: source, diff against the parent, evaluation stages, metrics, the prompt
- * and answer that produced it, its children, and a diff against any other program. */
+ * and answer that produced it, its children, and a diff against any other program; for a
+ * prompt program, its per-example results against its parent's. */
 (function () {
   "use strict";
   const EF = window.EF;
@@ -30,6 +31,48 @@
         EF.card("reference (eager / compiled)", `${EF.fmt.num(m.reference_ms, 4)} / ${EF.fmt.num(m.compile_ref_ms, 4)} ms`)
       ),
       Object.keys(kernel.profiler).length ? h("div", null, h("h4", null, "Profiler metrics (Nsight Compute)"), EF.kvTable(Object.entries(kernel.profiler).map(([k, v]) => [k, EF.fmt.num(v)]))) : null
+    );
+  }
+
+  /* A prompt program's per-example results against its parent's (agent/viewer/examples.py):
+   * the summary line, the rule, and one row per example, broke and fixed first. Inputs, answers
+   * and feedback are untrusted text: they go on the page through h() as text only. */
+  const CLIP = 160;
+  const MARKS = { fixed: "▲ fixed", broke: "▼ broke" };
+
+  function examplesPanel(ex, runId) {
+    if (!ex) return null;
+    const rows = ex.rows.map((r) =>
+      h(
+        "tr",
+        { class: [r.change ? "ex-" + r.change : null, r.passed ? null : "ex-failed"], dataset: { example: r.id } },
+        h("td", { class: "mono" }, r.id),
+        h("td", null, r.split),
+        h("td", { class: ["num", r.passed ? "ok" : "bad"] }, EF.fmt.num(r.score, 3)),
+        h("td", { class: "num" }, r.parent_score === null ? "–" : EF.fmt.num(r.parent_score, 3)),
+        h("td", { class: "mark" }, r.change ? h("span", { class: ["ex-mark", r.change] }, MARKS[r.change]) : ""),
+        h("td", { class: "ex-input" }, EF.clipText(r.input, CLIP)),
+        h("td", { class: "ex-expected" }, r.expected === null ? h("span", { class: "muted" }, "(no label)") : EF.clipText(r.expected, CLIP)),
+        h("td", { class: "ex-output" }, EF.clipText(r.output, CLIP)),
+        h("td", { class: "ex-feedback" }, EF.clipText(r.feedback, CLIP))
+      )
+    );
+    const c = ex.counts;
+    return EF.section(
+      "Examples",
+      "examples",
+      h("p", { class: "examples-summary" }, h("strong", null, ex.summary), ex.parent_id ? [" (parent ", EF.programLink(runId, ex.parent_id), ")"] : null),
+      h("p", { class: "muted small" }, `passes ${c.passed} of ${c.total}` + (c.compared ? `; the parent passed ${c.parent_passed} of the ${c.compared} compared` : "") + ` · ${ex.rule}.`),
+      h(
+        "div",
+        { class: "examples-scroll" },
+        h(
+          "table",
+          { class: ["grid-table", "examples-table"] },
+          h("thead", null, h("tr", null, ["example", "split", "score", "parent", "", "input", "expected", "output", "feedback"].map((c, i) => h("th", { class: i === 2 || i === 3 ? "num" : null }, c)))),
+          h("tbody", null, rows)
+        )
+      )
     );
   }
 
@@ -175,6 +218,7 @@
         h("div", { class: "two-col" }, h("div", null, h("h4", null, "Metrics"), metrics.length ? EF.kvTable(metrics.map(([k, v]) => [k, EF.fmt.num(v, 6)])) : h("p", { class: "muted" }, "none")), h("div", null, h("h4", null, "Descriptors"), descriptors.length ? EF.kvTable(descriptors.map(([k, v]) => [k, EF.fmt.num(v, 6)])) : h("p", { class: "muted" }, "none")))
       ),
       kernelPanel(d.kernel),
+      examplesPanel(d.examples, runId),
       h("section", { class: "panel" }, tabBar, tabBody)
     );
     await show(TABS.some(([k]) => k === tab) ? tab : "source");
