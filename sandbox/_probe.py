@@ -136,7 +136,8 @@ def _probe(python: str, init: str, user: tuple[int, int] | None) -> Support:
                         "by RLIMIT_AS and RLIMIT_DATA only, and not at all for GPU jobs")
     if not pids and switched:
         warnings.append(f"process backend: no writable pids cgroup; the process limit is RLIMIT_NPROC of the "
-                        f"jobs' user (uid {user[0]}), shared by the jobs running at once")
+                        f"jobs' user (uid {user[0]}): max_processes times the jobs that may run at once, "
+                        f"shared by them (threads count too)")
     elif not pids:
         warnings.append("process backend: no writable pids cgroup; the number of processes a job "
                         "starts is not limited")

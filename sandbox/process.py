@@ -17,7 +17,11 @@ gaps listed by `warnings()`):
 - a memory cgroup (covers all of the job's processes; an OOM kill is reported as "memory")
   and a pids cgroup (the process limit; it counts threads too). Without a memory cgroup,
   RLIMIT_AS and RLIMIT_DATA per process stand in (not for GPU jobs: CUDA reserves huge address
-  ranges); without a pids cgroup, RLIMIT_NPROC of the job's own user (so only as root);
+  ranges); without a pids cgroup, RLIMIT_NPROC of the job's own user (so only as root). That
+  limit counts every process and thread of the user, across all the jobs running at once, so
+  it is `max_processes` times `jobs_at_once` (default: the number of CPUs): a torch process
+  alone starts dozens of threads, and eight kernel jobs under a limit of 64 failed to
+  initialise CUDA ("cudaGetDeviceCount ... OS call failed");
 - RLIMIT_FSIZE (largest file) and RLIMIT_CORE 0; in the private mount namespace the working
   directory is a tmpfs of `limits.disk_mb`, which caps the total the job writes (and counts
   against its memory cgroup).
@@ -64,10 +68,12 @@ class ProcessSandbox:
     name = "process"
 
     def __init__(self, *, python: str = sys.executable, user: tuple[int, int] | None = None,
-                 hide: tuple[str, ...] = ()) -> None:
+                 hide: tuple[str, ...] = (), jobs_at_once: int | None = None) -> None:
         """`user`: (uid, gid) for jobs when running as root (default: `job_user()`); `hide`:
-        paths to hide from jobs on top of `sandbox._hide`'s."""
+        paths to hide from jobs on top of `sandbox._hide`'s; `jobs_at_once`: how many jobs the
+        user-wide process limit must hold (only without a pids cgroup; default: the CPUs)."""
         self._python = python
+        self._jobs_at_once = max(1, jobs_at_once or os.cpu_count() or 1)
         self._user = tuple(user) if user is not None else job_user()
         self._hide = tuple(hide)
         self._active: set[_Run] = set()
@@ -115,7 +121,7 @@ class ProcessSandbox:
                     )
                 except OSError as exc:
                     raise SandboxError(f"cannot make the job's cgroup: {exc}") from None
-            run = _Run(job, workdir, support, cgroup, self._python, plan)
+            run = _Run(job, workdir, support, cgroup, self._python, plan, self._jobs_at_once)
             with self._active_lock:
                 self._active.add(run)
             try:
@@ -222,8 +228,9 @@ class _Run:
     """One job from start to finish: start it, read its pipes until it ends, say how it ended."""
 
     def __init__(self, job: SandboxJob, workdir: Path, support: Support, cgroup: JobCgroup | None, python: str,
-                 plan: dict):
+                 plan: dict, jobs_at_once: int = 1):
         self.job, self.workdir, self.support, self.cgroup, self.python = job, workdir, support, cgroup, python
+        self.jobs_at_once = jobs_at_once  # jobs that share the user-wide RLIMIT_NPROC
         self.plan = plan  # what the job's mount namespace hides and shows (sandbox._hide)
         self.killed_reason: str | None = None
         self.result = bytearray()
@@ -243,7 +250,7 @@ class _Run:
         if not support.memory_cgroup and self.job.gpu is None:
             rlimits["RLIMIT_AS"] = rlimits["RLIMIT_DATA"] = limits.memory_mb * 1024 * 1024
         if not support.pids_cgroup and support.user is not None:  # counted per uid: only for a user of its own
-            rlimits["RLIMIT_NPROC"] = limits.max_processes
+            rlimits["RLIMIT_NPROC"] = limits.max_processes * self.jobs_at_once
         config = {
             "user": list(support.user) if support.user else None,
             **self.plan,

@@ -157,12 +157,38 @@ def no_cgroups(monkeypatch) -> None:
 
 @ROOT_ONLY
 def test_fork_bomb_stops_at_the_process_limit_without_a_pids_cgroup(no_cgroups):
-    sandbox = ProcessSandbox(user=(64996, 64996))  # a uid no other process on this machine uses
+    sandbox = ProcessSandbox(user=(64996, 64996), jobs_at_once=1)  # a uid no other process on this machine uses
     assert not sandbox.support.pids_cgroup and any("RLIMIT_NPROC" in w for w in sandbox.warnings())
     marker = f"evoforge-bomb-{uuid.uuid4().hex}"
     found = run(sandbox, fork_bomb(marker, 200), max_processes=12, wall_seconds=30)
     assert 0 < found["started"] < 12
     assert processes_with(marker) == []
+
+
+@ROOT_ONLY
+def test_without_a_pids_cgroup_the_user_wide_limit_holds_every_job_that_may_run_at_once(no_cgroups):
+    """RLIMIT_NPROC counts the threads of all the user's jobs: one limit of max_processes made
+    eight torch jobs at once fail to start CUDA. Four jobs of 12 processes each start at once
+    here, each making 10 processes; with the limit scaled by jobs_at_once all of them finish."""
+    import concurrent.futures
+
+    sandbox = ProcessSandbox(user=(64995, 64995), jobs_at_once=4)
+    markers = [f"evoforge-share-{uuid.uuid4().hex}" for _ in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda m: run(sandbox, fork_bomb(m, 10), max_processes=12, wall_seconds=60), markers))
+    assert [f["started"] for f in found] == [10, 10, 10, 10]
+    alone = ProcessSandbox(user=(64994, 64994), jobs_at_once=1)
+    marker = f"evoforge-share-{uuid.uuid4().hex}"
+
+    def started(_: int) -> int:  # a job whose own start was refused made none
+        out = alone.run(SandboxJob(argv=(PY, "-c", SEND + fork_bomb(marker, 10)),
+                                   limits=Limits(max_processes=12, wall_seconds=60)))
+        return json.loads(out.result)["started"] if out.result else 0
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        starved = list(pool.map(started, range(4)))
+    assert sum(starved) < 40  # one job's limit shared by four: some were refused
+    assert all(processes_with(m) == [] for m in [*markers, marker])
 
 
 def test_memory_hog_is_stopped_without_a_memory_cgroup(no_cgroups):
