@@ -39,11 +39,10 @@ from agent.loop_state import Evaluator, LoopState, Reporter, SilentReporter
 from agent.proposal_limits import ProposalLimits
 from agent.proposers import BudgetExceeded, Proposal, Proposer, TunerProposer
 from archives.novelty import NoveltyIndex
-from archives.records import Program, ProposalRequest, Status, source_hash
+from archives.records import EvalResult, Program, ProposalRequest, source_hash, Status
 from archives.repeats import FITNESS_EVALS
 from archives.store import Store
 from archives.strategy import Strategy
-from archives.records import EvalResult
 from sandbox.base import SandboxError, SandboxUnavailable
 
 

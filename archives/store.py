@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archives.records import LLMCall, Program, Status, source_hash
+from archives.records import EvalResult, LLMCall, Program, source_hash, Status
 from archives.store_lease import StoreLease, file_identity
 from archives.store_models import (
     CorruptValue,
@@ -44,7 +44,6 @@ from archives.store_models import (
     prepare_schema,
 )
 from archives.store_queries import StoreQueries
-from archives.records import EvalResult
 
 __all__ = [
     "RunBusy", "RunInfo", "RunStatus", "RunSummary", "StageRecord", "Store", "StoreDamaged", "StoreError",

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from archives.records import Status
-from archives.records import EvalResult, StageResult
+from archives.records import EvalResult, StageResult, Status
 from sandbox.base import Limits, SandboxOutcome
 from sandbox.channel import decode_result
 

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, StageResult, Status
 from evaluators.base import join_feedback, numbers_and_text, read_job, stages_from, syntax_failure
 from evaluators.kernel.compile_errors import BUILD_FAILED
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
@@ -53,7 +53,6 @@ from evaluators.kernel.faults import is_judge_fault
 from evaluators.kernel.gpu_lock import GpuLock
 from evaluators.kernel.memory_share import share_for
 from evaluators.kernel.own_share import own_share_for
-from archives.records import EvalResult, StageResult
 from evaluators.scorers import Score, ScorerError
 from sandbox.base import Limits, Sandbox, SandboxJob
 from sandbox.gpus import gate_path, shared_slots, visible_gpus

@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archives.languages import language
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, StageResult, Status
 from evaluators.base import (FEEDBACK_CHARS, join_feedback, numbers_and_text, one_line, output_tails, read_job,
                              stages_from, syntax_error, syntax_failure)
 from evaluators.program.openevolve_rules import fallback_fitness
 from evaluators.program.runtime import check_requirements, evaluator_runtime
-from archives.records import EvalResult, StageResult
 from evaluators.scorers import Score, Scorer, ScorerError, load_scorer, validated
 from sandbox.base import Limits, Sandbox, SandboxJob, SandboxOutcome
 

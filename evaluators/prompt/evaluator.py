@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm.errors import BudgetExceeded
-from archives.records import ExampleResult, Program, Status
+from archives.records import EvalResult, ExampleResult, Program, StageResult, Status
 from evaluators.prompt.cache import CACHE_FILE, AnswerCache
 from evaluators.prompt.config import PromptTaskConfig
 from evaluators.prompt.data import DataError, Example, Splits, load_splits
@@ -43,7 +43,6 @@ from evaluators.prompt.render import Prompt, PromptFormatError, input_text, pars
 from evaluators.prompt.scoring import Scored, ScoringError, build_scorer, needs_labels
 from evaluators.prompt.stats import interval, mean
 from evaluators.prompt.target import BackgroundLoop, ModelClient, TargetUnusable, model_client
-from archives.records import EvalResult, StageResult
 
 _FAILED_SHOWN = 3  # failed examples quoted in the feedback text
 _QUOTE_CHARS = 300

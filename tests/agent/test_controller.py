@@ -11,9 +11,8 @@ from agent.config import SearchConfig
 from agent.controller import Controller
 from agent.proposers import BudgetExceeded, Proposal
 from archives.map_elites import MapElites
-from archives.records import Status
+from archives.records import EvalResult, Status
 from archives.store import Store
-from archives.records import EvalResult
 
 
 class ScriptedProposer:

@@ -12,9 +12,8 @@ from agent.config import SearchConfig
 from agent.controller import JUDGE_ERROR_STREAK, Controller
 from agent.failures import RunFailed
 from archives.map_elites import MapElites
-from archives.records import Status
+from archives.records import EvalResult, StageResult, Status
 from archives.store import Store
-from archives.records import EvalResult, StageResult
 from tests.agent.test_controller import ScriptedProposer
 
 REFERENCE_OOM = EvalResult(

@@ -11,10 +11,9 @@ from agent.controller import Controller
 from archives.baselines import Greedy
 from archives.novelty import NoveltyIndex
 from archives.pq import PriorityQueue
-from archives.records import Status
+from archives.records import EvalResult, StageResult, Status
 from archives.repeats import FITNESS_EVALS
 from archives.store import Store
-from archives.records import EvalResult, StageResult
 from tests.agent.test_controller import CountingEvaluator, ScriptedProposer
 
 

@@ -10,9 +10,8 @@ from types import SimpleNamespace
 from agent.controller import Controller
 from agent.proposers import Proposal
 from archives.pareto import Pareto, ParetoConfig
-from archives.records import ExampleResult, Status
+from archives.records import EvalResult, ExampleResult, Status
 from archives.store import Store
-from archives.records import EvalResult
 
 EXAMPLES = ("e0", "e1", "e2", "e3")
 

@@ -15,9 +15,8 @@ from agent.failures import RunFailed
 from agent.proposers import TunerProposer
 from agent.tuner import Tuner
 from archives.map_elites import MapElites
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, Status
 from archives.store import Store
-from archives.records import EvalResult
 from tests.agent.test_controller import ScriptedProposer
 
 

@@ -14,9 +14,8 @@ from agent.llm.ledger import DollarLedger
 from agent.plugins import PluginError, resolve
 from agent.wiring import build_evaluator, build_proposer, build_strategy, run_context
 from archives.baselines import Greedy
-from archives.records import Status
+from archives.records import EvalResult, Status
 from evaluators.kernel.kind import KernelKind
-from archives.records import EvalResult
 from sandbox import ProcessSandbox, choose_sandbox
 
 HERE = __name__

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from archives.records import LLMCall, Program, Status
+from archives.records import EvalResult, LLMCall, Program, Status
 from archives.store import Store
 from archives.store_queries import FailureReason
-from archives.records import EvalResult
 
 
 @pytest.fixture(params=["file", "memory"])

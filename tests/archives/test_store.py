@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archives.records import LLMCall, Program, Status, source_hash
+from archives.records import EvalResult, LLMCall, Program, source_hash, StageResult, Status
 from archives.store import RunInfo, RunSummary, StageRecord, Store, StoreError
-from archives.records import EvalResult, StageResult
 
 
 @pytest.fixture(params=["file", "memory"])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, StageResult, Status
 from archives.repeats import FITNESS_EVALS, FITNESS_SD, fitness_stats
 from archives.store import Store
-from archives.records import EvalResult, StageResult
 
 
 def correct(value: float) -> EvalResult:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from archives.records import LLMCall, Program, Status
+from archives.records import EvalResult, LLMCall, Program, StageResult, Status
 from archives.store import Store, StoreError
-from archives.records import EvalResult, StageResult
 
 
 @pytest.fixture(params=["file", "memory"])

@@ -62,8 +62,12 @@ def viewer(filled: FilledStore) -> Iterator[ViewerProcess]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium through Playwright's sync API, per test file: while it is open, the main
+    thread holds Playwright's running event loop, so under `pytest -n 2` a session-wide browser
+    made every later `asyncio.run` of the same worker fail ("cannot be called from a running
+    event loop")."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package (see .ci/run)")
     from playwright.sync_api import sync_playwright

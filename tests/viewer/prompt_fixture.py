@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from archives.records import ExampleResult, Program, Status
+from archives.records import EvalResult, ExampleResult, Program, StageResult, Status
 from archives.store import Store
-from archives.records import EvalResult, StageResult
 
 OUTPUT_MARKUP = '<script>window.__pwned = 3</script><img src=x onerror="window.__pwned = 4">positive'
 INPUT_MARKUP = '<img src=y onerror="window.__pwned = 5"><b>bold</b> review'

@@ -7,9 +7,8 @@ from types import SimpleNamespace
 
 from agent.viewer.catalog import Catalog
 from agent.viewer.data import ViewData
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, Status
 from archives.store import Store
-from archives.records import EvalResult
 
 
 def test_answers_are_reused_until_the_store_changes_then_recomputed(tmp_path):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, StageResult, Status
 from archives.store import Store
-from archives.records import EvalResult, StageResult
 from tests.viewer.conftest import Page, ViewerProcess
 from tests.viewer.run_fixture import MARKUP, FilledStore
 

@@ -10,9 +10,8 @@ from agent.viewer.app import create_app
 from agent.viewer.catalog import Catalog
 from agent.viewer.data import ViewData
 from agent.viewer.examples import change
-from archives.records import Program, Status
+from archives.records import EvalResult, Program, Status
 from archives.store import Store
-from archives.records import EvalResult
 from tests.viewer.prompt_fixture import INPUT_MARKUP, LONG_INPUT, OUTPUT_MARKUP, PROMPT, PromptStore, fill_prompt_store
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from archives.records import ExampleResult, LLMCall, Program
+from archives.records import EvalResult, ExampleResult, LLMCall, Program
 from archives.store import Store
-from archives.records import EvalResult
 
 
 def test_per_example_results_and_call_purposes_are_stored_and_read_back(tmp_path: Path):

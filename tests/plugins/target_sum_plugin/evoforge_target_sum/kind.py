@@ -11,8 +11,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
-from archives.records import Status
-from archives.records import EvalResult
+from archives.records import EvalResult, Status
 
 
 class TargetSumOptions(BaseModel):
