@@ -12,29 +12,7 @@ from pathlib import Path
 
 import click
 
-
-class UserError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-
-
-def _user_errors(fn):
-    """Turn the errors a user can cause into one line and exit code 2."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from agent.config import ConfigError
-        from archives.store import StoreError
-
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigError, StoreError) as exc:
-            raise UserError(str(exc)) from None
-
-    return wrapper
+from agent.cli_errors import UserError, user_errors as _user_errors
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -150,6 +128,9 @@ def runs(store_url: str | None) -> None:
 def show(run_ref: str, store_url: str | None, top: int) -> None:
     """Show one run: best programs, counts by status, spend and time."""
     from agent.display import out, programs_table
+    from agent.learning.show import show_lines
+    from agent.spend import spend_lines
+    from agent.summary_effect import summary_effect_line
     from rich.table import Table
 
     with _open_run(run_ref, store_url) as (store, run):
@@ -174,6 +155,14 @@ def show(run_ref: str, store_url: str | None, top: int) -> None:
             table.add_row("time", f"{end - run.started_at:.1f} s from start to {'end' if run.ended_at else 'last result'}")
         out.print(table)
         out.print(programs_table(store.best_programs(run.id, top), f"best {top} programs"))
+        for line in spend_lines(store, run.id):  # what the LLM dollars bought, per model (agent/spend.py)
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        calls = store.llm_calls(run.id)
+        effect = summary_effect_line(store.programs(run.id), sum(c.role == "summarize" for c in calls))
+        if effect is not None:  # whether the summarizer's recommendations change outcomes (agent/summary_effect.py)
+            out.print(effect, markup=False, highlight=False, soft_wrap=True)
+        for line in show_lines(store, run.id):  # what the learning proposer did (agent/learning)
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -373,6 +362,11 @@ class _open_run:
 def _latest_activity(store, run_id: str) -> float | None:
     times = [p.evaluated_at or p.created_at for p in store.programs(run_id)]
     return max(times) if times else None
+
+
+from agent.knowledge_cli import add_parser as _add_knowledge  # noqa: E402 - after `cli` exists
+
+_add_knowledge(cli)
 
 
 def main() -> None:

@@ -59,6 +59,26 @@ class ModelSpec(_Model):
     """Overrides `llm.temperature` for this model."""
 
 
+ROLES = ("draft", "fix", "plan", "summarize")
+
+
+class RolesConfig(_Model):
+    """Which models of `llm.models` serve each role (names; a string is one name). An empty role
+    is served by every model. draft: routine changes; fix: a parent that fails to build or is
+    wrong; plan: the plan of a plan-then-implement proposal; summarize: the summarizer and the
+    other bookkeeping calls (meta-prompt rewrites, knowledge distillation)."""
+
+    draft: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()
+    summarize: tuple[str, ...] = ()
+
+    @field_validator("draft", "fix", "plan", "summarize", mode="before")
+    @classmethod
+    def _one_name(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class LLMConfig(_Model):
     models: tuple[ModelSpec, ...] = ()
     """The ensemble; empty means no LLM: the built-in tuner proposes."""
@@ -80,6 +100,20 @@ class LLMConfig(_Model):
     preflight_seconds: float = Field(30.0, ge=0)
     """Longest wait for each model's answer to the preflight request sent before a run starts
     (also at most `timeout_seconds`, and half the wall budget); 0 skips the preflight."""
+    choice: Literal["weights", "ucb", "thompson"] = "weights"
+    """How a role's model is picked: by `weight` at random, or by a bandit (UCB1 or Thompson
+    sampling) rewarded by child-minus-parent improvement per dollar (agent/learning/model_choice.py)."""
+    roles: RolesConfig = RolesConfig()
+
+    @model_validator(mode="after")
+    def _roles_name_models(self) -> LLMConfig:
+        names = {m.name for m in self.models}
+        for role in ROLES:
+            for name in getattr(self.roles, role):
+                if name not in names:
+                    known = ", ".join(sorted(names)) or "none"
+                    raise ValueError(f"roles.{role}: {name!r} is not one of llm.models (known: {known})")
+        return self
 
     @field_validator("models", mode="before")
     @classmethod
@@ -208,6 +242,51 @@ class Tunable(_Model):
         return self
 
 
+class MetaPromptsConfig(_Model):
+    enabled: bool = False
+    """Co-evolve the proposer's instructions (system prompt and strategy hints)."""
+    population: int = Field(4, ge=1, le=64)
+    """Meta-prompts kept at once; a rewrite beyond it retires the worst."""
+    evolve_every: int = Field(10, ge=1)
+    """Evaluated children between two rewrites of the best meta-prompts by the LLM."""
+    explore: float = Field(1.0, ge=0)
+    """The bandit's exploration weight."""
+
+
+class PlanConfig(_Model):
+    enabled: bool = False
+    """Each proposal is two calls: a plan (role plan), then its implementation."""
+    reuse: int = Field(3, ge=0, le=20)
+    """Plans whose children gained, offered to later plan prompts."""
+    avoid: int = Field(3, ge=0, le=20)
+    """Plans whose children failed or lost, shown as things to avoid."""
+
+
+class KnowledgeConfig(_Model):
+    enabled: bool = False
+    """Distil what worked into entries that later runs' prompts read."""
+    store: str | None = None
+    """The store (SQLAlchemy URL) holding the knowledge base; default: the run's store."""
+    retrieve: int = Field(3, ge=0, le=20)
+    """Entries shown in each prompt."""
+    distil_every: int = Field(5, ge=1)
+    """Improvements between two distillations during a run (one more when the run ends)."""
+    demote_after: int = Field(5, ge=1)
+    """Uses after which an entry's win rate is judged."""
+    demote_below: float = Field(0.2, ge=0, le=1)
+    """Win rate under which a judged entry is demoted (no longer retrieved)."""
+
+
+class LearningConfig(_Model):
+    """The proposer's learning parts (agent/learning); each is off unless switched on here."""
+
+    meta_prompts: MetaPromptsConfig = MetaPromptsConfig()
+    plan: PlanConfig = PlanConfig()
+    knowledge: KnowledgeConfig = KnowledgeConfig()
+    diagnosis: bool = True
+    """State a one-line diagnosis from the parent's profile metrics next to them in the prompt."""
+
+
 class TaskConfig(_Model):
     """A whole task file, validated."""
 
@@ -236,6 +315,7 @@ class TaskConfig(_Model):
     evaluate: EvaluateConfig = EvaluateConfig()
     sandbox: SandboxConfig = SandboxConfig()
     prompt: PromptConfig = PromptConfig()
+    learning: LearningConfig = LearningConfig()
     scorer: str | None = None
     """"path/to/file.py:function", "package.module:function" or the name of an
     `evoforge.scorers` entry point."""
@@ -457,6 +537,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
     llm = raw["llm"]
     if model is not None:
         llm["models"] = [{"name": model}]
+        llm.pop("roles", None)  # they named the task's models; the one model given serves every role
     if api_base is not None:
         models = llm.get("models") or []
         if isinstance(models, (str, dict)):

@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from agent.failures import RunFailed
+from agent.llm import LLMError
 from agent.loop_state import Evaluator, LoopState, Reporter, SilentReporter
 from agent.proposal_limits import ProposalLimits
 from agent.proposers import BudgetExceeded, Proposal, Proposer, TunerProposer
@@ -253,6 +254,7 @@ class Controller:
             child = self._store.add_program(replace(child, status=Status.APPLY_FAILED), reason=request.reason)
             self._link_call(proposal, child)
             self.state.fruitless += 1
+            await self._learn(child, parent)
             return False
         twin = self._store.find_by_hash(self._run_id, source_hash(proposal.source))
         if twin is not None:
@@ -262,6 +264,7 @@ class Controller:
             )
             self._link_call(proposal, child)
             self.state.fruitless += 1
+            await self._learn(child, parent)
             return False
         fingerprint = near = None
         if self._novelty is not None:
@@ -273,10 +276,12 @@ class Controller:
             child = self._store.add_program(replace(child, status=Status.DUPLICATE, error=error), reason=request.reason)
             self._link_call(proposal, child)
             self.state.fruitless += 1
+            await self._learn(child, parent)
             return False
         if self._limits.wall_over():  # paid for, but the run's time is up: the call is kept, unlinked
-            if proposal.llm_call is not None:
-                self._store.add_llm_call(proposal.llm_call)
+            for call in (*proposal.extra_calls, proposal.llm_call):
+                if call is not None:
+                    self._store.add_llm_call(call)
             return False
         child = self._store.add_program(child, reason=request.reason)
         if self._novelty is not None:
@@ -301,11 +306,33 @@ class Controller:
             proposer=proposal.proposer,
             island=request.island,
             feedback=proposal.description,
+            proposal=dict(proposal.choices),
         )
 
     def _link_call(self, proposal: Proposal, child: Program) -> None:
-        if proposal.llm_call is not None:
-            self._store.add_llm_call(replace(proposal.llm_call, program_id=child.id))
+        for call in (*proposal.extra_calls, proposal.llm_call):
+            if call is not None:
+                self._store.add_llm_call(replace(call, program_id=child.id))
+
+    async def _learn(self, child: Program, parent: Program | None) -> None:
+        """Tell a learning proposer (agent/proposers.py LLMProposer.learn) what `child` came to."""
+        learn = getattr(self._proposer, "learn", None)
+        if learn is None or not child.proposal:
+            return
+        try:
+            await learn(child, parent, self._store.llm_calls(program_id=child.id))
+        except (BudgetExceeded, LLMError) as exc:  # a bookkeeping call (a rewrite, a distillation) could not be made
+            self._reporter.message(f"warning: the proposer could not learn from program {child.id[:8]}: {exc}")
+
+    async def finish_proposer(self) -> None:
+        """The run's loop is over: let the proposer distil what it learnt (the knowledge base)."""
+        finish = getattr(self._proposer, "finish", None)
+        if finish is None:
+            return
+        try:
+            await finish()
+        except (BudgetExceeded, LLMError) as exc:
+            self._reporter.message(f"warning: the proposer's closing work failed: {exc}")
 
     async def _evaluation_worker(self, queue: asyncio.Queue) -> None:
         while True:
@@ -322,7 +349,8 @@ class Controller:
 
     async def _evaluate(self, program: Program, repeat: bool = False) -> tuple[Program, EvalResult]:
         """Evaluate, store and tell; returns the stored program and the evaluator's result."""
-        result = await self._sandboxed(program, None if repeat else self._parents.pop(program.id, None))
+        parent = None if repeat else self._parents.pop(program.id, None)
+        result = await self._sandboxed(program, parent)
         if result.evaluator_error and program.parent_id is not None:  # the initial one: start() stops the run
             return self._judge_error(program, result, repeat), result
         self._judge_streak = 0
@@ -338,6 +366,8 @@ class Controller:
         self._update_best(None if repeat else done)
         self._told.set()
         self._reporter.evaluated(done, self.state)
+        if not repeat:
+            await self._learn(done, parent)
         return done, result
 
     def _judge_error(self, program: Program, result: EvalResult, repeat: bool) -> Program:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent.spend import outcome_summary
 from archives.records import Program, Status
 
 def _console(stderr: bool) -> Console:
@@ -105,6 +106,9 @@ def summary_table(outcome) -> Table:
         table.add_row(name, _metric_change(name, initial, outcome.best))
     table.add_row("LLM spend", f"${summary.cost:.4f} over {summary.llm_calls} calls, {summary.tokens} tokens"
                   + _spend_apart(getattr(summary, "cost_by_purpose", {})))
+    spend = getattr(outcome, "spend", None)
+    if spend is not None and spend.models:
+        table.add_row("calls by outcome", outcome_summary(spend))
     table.add_row("wall time", f"{outcome.seconds:.1f} s this session")
     return table
 

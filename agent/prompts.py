@@ -65,6 +65,32 @@ class PromptContext:
     """Why the strategy picked this parent."""
     notes: tuple[str, ...] = ()
     """Extra recommendations (e.g. from a summarizer)."""
+    system: str | None = None
+    """A meta-prompt's system text (agent/learning/metaprompts.py): replaces system.j2 when set."""
+    hints: str = ""
+    """A meta-prompt's strategy hints: the "How to approach it" section."""
+    knowledge: tuple[str, ...] = ()
+    """Knowledge entries from earlier runs (agent/learning/knowledge.py), one line or paragraph each."""
+    plan: str = ""
+    """A plan written by an earlier call (agent/learning/planning.py): the answer implements it."""
+    diagnosis: str = ""
+    """One line stating what the parent's profile metrics mean (agent/learning/diagnosis.py)."""
+
+
+def template_environment(templates_dir: Path | None = None) -> jinja2.Environment:
+    """The Jinja environment every prompt of evoforge renders in: a task's `templates_dir`
+    overrides the built-in templates by file name; strict about undefined values; `fenced` filter."""
+    folders = [str(templates_dir)] if templates_dir is not None else []
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*folders, str(BUILTIN_TEMPLATES)]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fenced"] = _fenced
+    return env
 
 
 class PromptBuilder:
@@ -84,16 +110,7 @@ class PromptBuilder:
         max_inspiration_chars: int = 6000,
         max_examples: int = 4,
     ) -> None:
-        folders = [str(templates_dir)] if templates_dir is not None else []
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([*folders, str(BUILTIN_TEMPLATES)]),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self._env.filters["fenced"] = _fenced
+        self._env = template_environment(templates_dir)
         self._system_extra = (system_extra or "").strip()
         self._max_feedback = max_feedback_chars
         self._max_inspiration = max_inspiration_chars
@@ -108,13 +125,19 @@ class PromptBuilder:
         if ctx.mode == "merge" and not ctx.inspirations:
             raise ValueError("PromptContext.mode 'merge' needs the second parent in inspirations[0]")
         values = self._values(ctx)
-        system = self._render("system.j2", values)
-        if self._system_extra:
-            system = f"{system}\n\n{self._system_extra}"
+        system = ctx.system.strip() if ctx.system and ctx.system.strip() else self._render("system.j2", values)
         return [
-            {"role": "system", "content": system},
+            {"role": "system", "content": self._with_extra(system)},
             {"role": "user", "content": self._render(_USER_TEMPLATES[values["proposal"]], values)},
         ]
+
+    def default_system(self, ctx: PromptContext) -> str:
+        """The built-in (or the task's) system prompt for `ctx`, before `system_extra`: the
+        first meta-prompt of a co-evolving population."""
+        return self._render("system.j2", self._values(ctx))
+
+    def _with_extra(self, system: str) -> str:
+        return f"{system}\n\n{self._system_extra}" if self._system_extra else system
 
     def _values(self, ctx: PromptContext) -> dict[str, Any]:
         parent = ctx.parent
@@ -139,6 +162,10 @@ class PromptBuilder:
                 _middle(redact(e.strip()), _MAX_ERROR_CHARS) for e in ctx.previous_errors[:_MAX_ERRORS] if e.strip()
             ],
             "evolve": "EVOLVE-BLOCK-START" in parent.source,
+            "hints": ctx.hints.strip(),
+            "knowledge": [entry.strip() for entry in ctx.knowledge if entry.strip()],
+            "plan": ctx.plan.strip(),
+            "diagnosis": ctx.diagnosis.strip(),
         }
 
     def _example_values(self, ctx: PromptContext, proposal: str) -> dict[str, Any]:

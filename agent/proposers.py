@@ -8,14 +8,18 @@ the next prompt for that parent shows the error.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Protocol
 
+from agent.config import ModelSpec
 from agent.edits import EditError, apply_answer
+from agent.learning.diagnosis import diagnose
+from agent.learning.parts import PROPOSAL_ROLES, LearningParts, improvement_of, knowledge_line
 from agent.llm import BudgetExceeded, LLMError, LLMGateway
 from agent.prompts import PromptBuilder, PromptContext
 from agent.tuner import Tuner
-from archives.records import LLMCall, ProposalRequest
+from archives.records import LLMCall, Program, ProposalRequest
 
 __all__ = ["Proposal", "Proposer", "TunerProposer", "LLMProposer", "MixedProposer", "BudgetExceeded"]
 
@@ -31,6 +35,8 @@ class Proposal:
     llm_call: LLMCall | None = None
     description: str = ""
     failure_kind: str | None = None  # why the LLM call failed (agent.llm.Kind), when it did
+    choices: dict[str, Any] = field(default_factory=dict)  # how it was made: stored as Program.proposal
+    extra_calls: tuple[LLMCall, ...] = ()  # calls made before `llm_call` (a plan), stored with it
 
 
 class Proposer(Protocol):
@@ -55,7 +61,13 @@ class TunerProposer:
 
 
 class LLMProposer:
-    """Builds a prompt, asks the LLM gateway, applies the answer to the parent."""
+    """Builds a prompt, asks the LLM gateway, applies the answer to the parent.
+
+    With learning parts (agent/learning/parts.py), each proposal also picks its model by role
+    through the chooser, its instructions from the meta-prompt pool, knowledge entries to show,
+    a one-line diagnosis, and first asks for a plan; `learn` credits them all with what the
+    child brought, and `finish` distils the run into the knowledge base.
+    """
 
     def __init__(
         self,
@@ -67,6 +79,7 @@ class LLMProposer:
         language: str,
         edit_format: str = "auto",
         notes: Callable[[], Awaitable[tuple[str, ...]]] | None = None,
+        learning: LearningParts | None = None,
     ):
         """`notes`, when given, is awaited for each prompt's recommendations (a summarizer's)."""
         self._notes = notes
@@ -76,32 +89,116 @@ class LLMProposer:
         self._description = description
         self._language = language
         self._edit_format = edit_format
+        self._learning = learning or LearningParts()
+        self._largest_gain = self._learning.largest_gain
+        self._improvements = 0
 
     async def propose(self, request: ProposalRequest, previous_errors: tuple[str, ...] = ()) -> Proposal:
+        parts = self._learning
+        parent = request.parent
+        role = "draft" if parent.is_correct else "fix"
+        model = self._model(role)
+        choices: dict[str, Any] = {"role": role, "model": model.name}
+        meta = parts.meta_prompts.pick() if parts.meta_prompts is not None else None
+        if meta is not None:
+            choices["meta_prompt_id"] = meta.id
+        entries = self._knowledge()
+        if entries:
+            choices["knowledge_ids"] = [e.id for e in entries]
+        notes = await self._notes() if self._notes is not None else ()
+        if notes:
+            choices["notes"] = len(notes)  # the summarizer's recommendations were in the prompt
         context = PromptContext(
             task_name=self._task_name,
             task_description=self._description,
             language=self._language,
-            parent=request.parent,
+            parent=parent,
             inspirations=request.inspirations,
             previous_errors=previous_errors,
             mode=request.mode,
             answer_format=None if self._edit_format == "auto" else self._edit_format,
             reason=request.reason,
-            notes=await self._notes() if self._notes is not None else (),
+            notes=notes,
+            system=meta.system if meta is not None else None,
+            hints=meta.hints if meta is not None else "",
+            knowledge=tuple(knowledge_line(e) for e in entries),
+            diagnosis=(diagnose(parent, self._language) or "") if parts.diagnosis else "",
         )
-        messages = self._prompts.build(context)
-        model = self._gateway.pick_model()
         label = f"llm:{model.name}"
+        extra: tuple[LLMCall, ...] = ()
+        if parts.planner is not None:
+            plan, plan_call, plan_error = await parts.planner.plan(context, self._model("plan"))
+            if plan is None:
+                return Proposal(None, label, error=f"the plan call failed: {plan_error}", llm_call=plan_call,
+                                failure_kind=getattr(plan_error, "kind", None), choices=choices)  # fmt: skip
+            choices["plan_id"] = plan.id
+            extra = (plan_call,) if plan_call is not None else ()
+            context = replace(context, plan=plan.text)
+        messages = self._prompts.build(context)
         try:
             completion = await self._gateway.complete(messages, model)
         except LLMError as exc:
-            return Proposal(None, label, error=f"LLM call failed: {exc}", llm_call=exc.call, failure_kind=exc.kind)
+            return Proposal(None, label, error=f"LLM call failed: {exc}", llm_call=_with_role(exc.call, role),
+                            failure_kind=exc.kind, choices=choices, extra_calls=extra)  # fmt: skip
+        call = _with_role(completion.call, role)
         try:
-            edit = apply_answer(request.parent.source, completion.text, language=self._language)
+            edit = apply_answer(parent.source, completion.text, language=self._language)
         except EditError as exc:
-            return Proposal(None, label, error=f"the edit did not apply: {exc}", llm_call=completion.call)
-        return Proposal(edit.source, label, diff=edit.diff, llm_call=completion.call)
+            return Proposal(None, label, error=f"the edit did not apply: {exc}", llm_call=call, choices=choices,
+                            extra_calls=extra)  # fmt: skip
+        return Proposal(edit.source, label, diff=edit.diff, llm_call=call, choices=choices, extra_calls=extra)
+
+    async def learn(self, child: Program, parent: Program | None, calls: Sequence[LLMCall]) -> None:
+        """Credit every part that had a hand in `child` with what it brought (parts.py's rule)."""
+        parts = self._learning
+        improvement = improvement_of(child, parent, self._largest_gain or 1.0)
+        if improvement is not None and improvement > 0 and parent is not None and parent.is_correct:
+            self._largest_gain = max(self._largest_gain, improvement)
+        choices = child.proposal
+        if parts.chooser is not None:
+            for call in calls:
+                if call.role in (*PROPOSAL_ROLES, "plan") and call.purpose == "proposer":
+                    reward = parts.chooser.reward(call, improvement)
+                    if parts.set_reward is not None and reward is not None:
+                        parts.set_reward(call.id, reward)
+        if parts.planner is not None and choices.get("plan_id"):
+            parts.planner.credit(choices["plan_id"], child, improvement)
+        if parts.knowledge is not None and choices.get("knowledge_ids"):
+            parts.knowledge.credit(choices["knowledge_ids"], improvement)
+        if parts.meta_prompts is not None and choices.get("meta_prompt_id"):
+            parts.meta_prompts.credit(choices["meta_prompt_id"], improvement)
+            await parts.meta_prompts.maybe_evolve()
+        if parts.knowledge is not None and improvement is not None and improvement > 0:
+            self._improvements += 1
+            if self._improvements % parts.distil_every == 0:
+                await self._distil()
+
+    async def finish(self) -> None:
+        """At the run's end: distil what is left into the knowledge base."""
+        if self._learning.knowledge is not None:
+            await self._distil()
+
+    async def _distil(self) -> None:
+        parts = self._learning
+        model = parts.chooser.choose("summarize") if parts.chooser is not None else None
+        result = await parts.knowledge.distil(parts.run_id, self._gateway, parts.knowledge_context, parts.record_call,
+                                              reference=parts.reference, model=model)
+        if getattr(result, "error", None) and parts.warn is not None:
+            parts.warn(f"knowledge distillation stored nothing: {result.error}")
+
+    def _model(self, role: str) -> ModelSpec:
+        chooser = self._learning.chooser
+        return chooser.choose(role) if chooser is not None else self._gateway.pick_model()
+
+    def _knowledge(self) -> list:
+        parts = self._learning
+        if parts.knowledge is None or parts.retrieve <= 0:
+            return []
+        return list(parts.knowledge.retrieve(parts.knowledge_context, parts.reference, parts.retrieve))
+
+
+def _with_role(call: LLMCall | None, role: str) -> LLMCall | None:
+    return replace(call, role=role) if call is not None else None
 
 
 class MixedProposer:
@@ -119,3 +216,9 @@ class MixedProposer:
             if proposal.source is not None:
                 return proposal
         return await self._llm.propose(request, previous_errors)
+
+    async def learn(self, child: Program, parent: Program | None, calls: Sequence[LLMCall]) -> None:
+        await self._llm.learn(child, parent, calls)
+
+    async def finish(self) -> None:
+        await self._llm.finish()

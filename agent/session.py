@@ -30,6 +30,7 @@ from typing import Any
 from agent.config import ConfigError, TaskConfig
 from agent.controller import Controller, Reporter, SilentReporter
 from agent.failures import RunFailed
+from agent.spend import SpendReport, spend_by_outcome
 from agent.stopping import NAMES, Stops
 from archives.lease import Heartbeat, busy_message, new_owner
 from archives.records import Program
@@ -57,6 +58,7 @@ class RunOutcome:
     signal: int | None = None  # what stopped it: signal.SIGINT or signal.SIGTERM
     judge_errors: int = 0  # evaluations this session that failed on the evaluator's side (stored as "judge error:")
     report: str | None = None  # the evaluator's final report on the initial and the best program, if it makes one
+    spend: SpendReport | None = None  # what the LLM calls bought, per model and outcome (agent/spend.py)
 
     @property
     def exit_code(self) -> int:
@@ -169,7 +171,8 @@ def _build(store: Store, task: TaskConfig, run_id: str, reporter: Reporter) -> _
     evaluator, warnings = build_evaluator(task, context)
     try:
         proposer, gateway, workers = build_proposer(
-            task, rng, run_id, spent=spent, strategy=strategy, record_call=store.add_llm_call, ledger=ledger
+            task, rng, run_id, spent=spent, strategy=strategy, record_call=store.add_llm_call, ledger=ledger,
+            store=store, warn=lambda line: reporter.message(f"warning: {line}"),
         )
     except BaseException:
         _stop_sandbox(evaluator)
@@ -279,6 +282,7 @@ def _run_session(
             signal=signum,
             judge_errors=controller.state.judge_errors,
             report=report,
+            spend=spend_by_outcome(store, run.id),
         )
 
 
@@ -334,7 +338,9 @@ def _report_stored_progress(store: Store, run_id: str, reporter: Reporter) -> No
 async def _main(controller: Controller, initial_source: str | None, on_stop) -> str:
     try:
         await controller.start(initial_source)
-        return await controller.run()
+        reason = await controller.run()
+        await controller.finish_proposer()
+        return reason
     except BaseException:
         on_stop()  # kill the evaluations before asyncio.run waits for their threads
         raise

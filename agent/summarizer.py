@@ -5,23 +5,30 @@ programs. Every `every` evaluations, `MemorySummarizer.notes()` shows that memor
 (template `summarize.j2`, overridable like the other prompt templates) and keeps the
 recommendations it answers with; `LLMProposer` puts them under "# Recommendations" in every
 prompt until the next summary. Each summary call goes through the run's `LLMGateway` (so it
-counts against the dollar budget) and is recorded with `record_call`. A failed call keeps the
-previous recommendations. Without an LLM there is no summarizer and no recommendations.
+counts against the dollar budget) and is recorded with `record_call`, with the role
+"summarize". A `chooser` (agent/learning/model_choice.py), when given, picks the model from
+the role's models (`llm.roles.summarize`); without one the gateway draws it by weight. A failed
+call keeps the previous recommendations. A summary that would be shown the very memory the last
+one was (the same members with the same means and counts) is not asked for: it could only
+answer the same (`skipped` counts them). Without an LLM there is no summarizer and no
+recommendations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Protocol
-
-import jinja2
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from agent.llm import LLMError, LLMGateway
-from agent.prompts import BUILTIN_TEMPLATES, _fenced
+from agent.prompts import _head, template_environment
 from archives.languages import language as language_of
 from archives.records import LLMCall
+
+if TYPE_CHECKING:
+    from agent.learning.model_choice import ModelChooser
 
 __all__ = ["MemorySummarizer", "parse_notes"]
 
@@ -67,6 +74,7 @@ class MemorySummarizer:
         record_call: Callable[[LLMCall], None],
         templates_dir: Path | None = None,
         max_members: int = 8,
+        chooser: ModelChooser | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("a summarizer needs every >= 1")
@@ -77,17 +85,12 @@ class MemorySummarizer:
         self._task = {"task_name": task_name, "task_description": task_description.strip(), "language": language}
         self._record = record_call
         self._max_members = max_members
-        folders = [str(templates_dir)] if templates_dir is not None else []
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([*folders, str(BUILTIN_TEMPLATES)]),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self._env.filters["fenced"] = _fenced
+        self._chooser = chooser
+        self._env = template_environment(templates_dir)
         self._notes: tuple[str, ...] = ()
         self._done_at = 0  # the strategy's `told` count at the last summary
+        self._summarized: tuple = ()  # the memory the last summary was made of (`_memory_key`)
+        self.skipped = 0  # summaries not asked for: the memory had not changed since the last one
         self._lock = asyncio.Lock()
 
     @property
@@ -105,17 +108,29 @@ class MemorySummarizer:
 
     def _due(self) -> bool:
         told = self._strategy.told
-        return told - self._done_at >= self._every and bool(self._strategy.memory())
+        if told - self._done_at < self._every or not self._strategy.memory():
+            return False
+        if self._memory_key() == self._summarized:  # a new summary would be shown what the last one was
+            self._done_at = told
+            self.skipped += 1
+            return False
+        return True
+
+    def _memory_key(self) -> tuple:
+        """What a summary is made of: the members shown, with their means and counts."""
+        return tuple((m.program.id, m.stats.mean, m.stats.n) for m in self._strategy.memory()[: self._max_members])
 
     async def _refresh(self) -> None:
         self._done_at = self._strategy.told
+        self._summarized = self._memory_key()
         messages = self.messages()
+        model = self._chooser.choose("summarize") if self._chooser is not None else None
         try:
-            completion = await self._gateway.complete(messages)
+            completion = await self._gateway.complete(messages, model)
         except LLMError as exc:
-            self._record(exc.call)
+            self._record(replace(exc.call, role="summarize"))
             return
-        self._record(completion.call)
+        self._record(replace(completion.call, role="summarize"))
         notes = parse_notes(completion.text, self._max_notes)
         if notes:
             self._notes = notes
@@ -124,18 +139,7 @@ class MemorySummarizer:
         """The chat messages of the next summary request."""
         members = []
         for m in self._strategy.memory()[: self._max_members]:
-            source = m.program.source
-            lines = source.splitlines()
-            cut = 0
-            if len(source) > _SOURCE_CHARS:
-                kept, size = [], 0
-                for line in lines:
-                    size += len(line) + 1
-                    if size > _SOURCE_CHARS and kept:
-                        break
-                    kept.append(line)
-                cut = len(lines) - len(kept)
-                source = "\n".join(kept)
+            source, cut = _head(m.program.source, _SOURCE_CHARS)
             members.append({
                 "mean": f"{m.stats.mean:.6g}",
                 "sd": None if m.stats.sd is None else f"{m.stats.sd:.2g}",

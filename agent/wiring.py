@@ -96,13 +96,16 @@ def build_novelty(task: TaskConfig):
 
 
 def build_proposer(
-    task: TaskConfig, rng: random.Random, run_id: str, spent: float, strategy=None, record_call=None, ledger=None
+    task: TaskConfig, rng: random.Random, run_id: str, spent: float, strategy=None, record_call=None, ledger=None,
+    store=None, warn=None,
 ):
     """Returns (proposer, gateway or None, number of proposal workers).
 
     With an LLM, a `strategy` that keeps a memory (the priority queue) and `record_call` to
     store the summary calls, the LLM's prompts carry the summarizer's recommendations.
     `ledger`: the run's dollar ledger, shared with the evaluator (default: a new one from `spent`).
+    `store`: the run's store, where the learning parts (`learning:`, `llm.choice`) keep their
+    records; without it they stay off. `warn(line)` shows what their work came to when it came to nothing.
     """
     from agent.proposers import LLMProposer, MixedProposer, TunerProposer
     from agent.tuner import Tuner, TunerError, has_tunables
@@ -128,8 +131,15 @@ def build_proposer(
     )
     prompts = PromptBuilder(task.prompt.templates, task.prompt.system)
     _check_templates(prompts, task, source)
-    summarizer = _build_summarizer(task, gateway, strategy, record_call)
     kind = task.task_kind
+    learning = None
+    if store is not None:
+        from agent.learning.build import build_learning_parts
+
+        learning = build_learning_parts(task, gateway, prompts, store, run_id, rng, source)
+        learning.warn = warn
+    chooser = learning.chooser if learning is not None else None
+    summarizer = _build_summarizer(task, gateway, strategy, record_call, chooser)
     llm = LLMProposer(
         gateway,
         prompts,
@@ -138,12 +148,13 @@ def build_proposer(
         language=kind.candidate_language(task),
         edit_format=task.llm.edit_format,
         notes=summarizer.notes if summarizer is not None else None,
+        learning=learning,
     )
     proposer = MixedProposer(llm, tuner, task.llm.tuner_share, rng) if tuner else llm
     return proposer, gateway, task.llm.concurrency
 
 
-def _build_summarizer(task: TaskConfig, gateway, strategy, record_call):
+def _build_summarizer(task: TaskConfig, gateway, strategy, record_call, chooser=None):
     every = task.search.pq.summarize_every
     if strategy is None or record_call is None or every <= 0 or not hasattr(strategy, "memory"):
         return None
@@ -154,6 +165,7 @@ def _build_summarizer(task: TaskConfig, gateway, strategy, record_call):
         task_description=task.description, language=task.task_kind.candidate_language(task),
         record_call=record_call,
         templates_dir=task.prompt.templates,
+        chooser=chooser,
     )
 
 

@@ -97,6 +97,10 @@ class Program:
     seq: int = 0  # order of insertion within the run (1, 2, ...), set by the store
     backend: str | None = None  # the sandbox backend that evaluated it ("docker", "process", ...)
     examples: dict[str, ExampleResult] = field(default_factory=dict)  # per example id (prompt tasks)
+    proposal: dict[str, Any] = field(default_factory=dict)
+    """How the proposer made it (agent/learning): any of role, model, meta_prompt_id, plan_id,
+    knowledge_ids, notes (the summarizer's recommendations shown). Empty for the initial
+    program, the tuner's and older runs'."""
 
     @property
     def is_correct(self) -> bool:
@@ -159,6 +163,8 @@ class LLMCall:
     program_id: str | None = None
     created_at: float = 0.0
     purpose: str = "proposer"  # "proposer" | "target" (a prompt task's model) | "judge" (an LLM scorer)
+    role: str | None = None  # the proposer's role: "draft" | "fix" | "plan" | "summarize" | "meta" | "distil"
+    reward: float | None = None  # what the model choice learnt from this call (agent/learning/model_choice.py)
 
 
 @dataclass(frozen=True)
@@ -197,3 +203,55 @@ class EvalResult:
     backend: str | None = None  # the sandbox backend that ran it, recorded with the program
     evaluator_error: bool = False  # the evaluator's fault, not the candidate's (see above)
     examples: dict[str, ExampleResult] = field(default_factory=dict)  # per example id (prompt tasks)
+
+
+@dataclass(frozen=True)
+class MetaPrompt:
+    """The proposer's instructions, as one member of the co-evolving population
+    (agent/learning/metaprompts.py): the system prompt and the strategy hints of the user prompt.
+    `parent_id` is the meta-prompt it was rewritten from; `call_id` the LLM call that wrote it."""
+
+    id: str
+    run_id: str
+    system: str
+    hints: str = ""
+    parent_id: str | None = None
+    origin: str = "initial"  # "initial" | "rewrite"
+    call_id: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a proposal meant to change and why (agent/learning/planning.py), written before the
+    change itself. `program_id` is the child that implemented it and `gain` what it brought over
+    `parent_program_id` (None until the child is evaluated, or when it failed)."""
+
+    id: str
+    run_id: str
+    parent_program_id: str
+    text: str
+    program_id: str | None = None
+    gain: float | None = None
+    call_id: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class KnowledgeEntry:
+    """A transformation that paid on some task, distilled from a parent and its improved child
+    (agent/learning/knowledge.py); read by later runs' prompts. `context` holds kind, language,
+    op and gpu; `uses` and `wins` count the proposals that were shown it and those that gained."""
+
+    id: str
+    transformation: str
+    context: dict[str, str] = field(default_factory=dict)
+    gain: float = 0.0
+    avoid: str = ""
+    run_id: str = ""
+    program_ids: tuple[str, ...] = ()
+    reference_excerpt: str = ""
+    uses: int = 0
+    wins: int = 0
+    demoted: bool = False
+    created_at: float = 0.0

@@ -43,6 +43,7 @@ from archives.store_models import (
     make_engine,
     prepare_schema,
 )
+from archives.store_learning import StoreLearning
 from archives.store_queries import StoreQueries
 
 __all__ = [
@@ -78,7 +79,7 @@ def _check_status(status: str, allowed: frozenset[str], what: str) -> None:
         raise ValueError(f"unknown {what} status {status!r}; expected one of {sorted(allowed)}")
 
 
-class Store(StoreQueries, StoreLease):
+class Store(StoreQueries, StoreLease, StoreLearning):
     """Lineage store over any SQLAlchemy URL; see the module docstring.
 
     `create=False` (the CLI's readers) opens an existing store and creates nothing: a missing
@@ -235,6 +236,7 @@ class Store(StoreQueries, StoreLease):
             )
             fields = {k: getattr(program, k) for k in _PROGRAM_FIELDS}
             fields["examples"] = _examples_json(program.examples)
+            fields["proposal"] = dict(program.proposal) or None
             s.add(ProgramRow(**fields, source_hash=source_hash(program.source), reason=reason))
             return program
 

@@ -1,6 +1,6 @@
 """The lineage store's schema: records, tables, and opening a database at this version.
 
-Schema version 3, documented for users in docs/schema.md. A version-1 or -2 database is upgraded
+Schema version 4, documented for users in docs/schema.md. A version-1, -2 or -3 database is upgraded
 in place when it is opened for writing (`_migrate`); a read-only opener refuses it until then.
 
 Times are unix seconds (float). JSON columns are TEXT: `runs.config` holds any JSON object;
@@ -9,6 +9,9 @@ that JSON cannot spell (NaN, +-inf) are written as the strings "NaN", "Infinity"
 "-Infinity", so SQLite's `json_extract` can read every row. `programs.examples` holds
 `{example id: {score, output, feedback, expected, input, split}}` (prompt tasks; NULL for the
 others), `llm_calls.purpose` says who asked ("proposer", "target", "judge"; NULL: proposer).
+Version 4 adds what the learning proposer records (agent/learning): `programs.proposal` (JSON:
+how the proposer made the program), `llm_calls.role` and `llm_calls.reward`, and the tables
+`meta_prompts`, `plans` and `knowledge` (archives/store_learning.py).
 
 Changing a table or the meaning of a column means a new `SCHEMA_VERSION` and a migration.
 """
@@ -32,7 +35,7 @@ from sqlalchemy.types import TypeDecorator
 from archives.lease import as_seen
 from archives.records import ExampleResult, LLMCall, Program
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -233,6 +236,7 @@ class ProgramRow(Base):
     evaluated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     backend: Mapped[str | None] = mapped_column(Text, nullable=True)
     examples: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
+    proposal: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
 
     def to_record(self) -> Program:
         return Program(
@@ -255,6 +259,7 @@ class ProgramRow(Base):
             seq=self.seq,
             backend=self.backend,
             examples={k: ExampleResult.from_json(v) for k, v in (self.examples or {}).items()},
+            proposal=dict(self.proposal or {}),
         )
 
 
@@ -296,6 +301,8 @@ class LLMCallRow(Base):
     )
     created_at: Mapped[float] = mapped_column(Float)
     purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
+    role: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reward: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     def to_record(self) -> LLMCall:
         return LLMCall(
@@ -313,6 +320,8 @@ class LLMCallRow(Base):
             program_id=self.program_id,
             created_at=self.created_at,
             purpose=self.purpose or "proposer",
+            role=self.role,
+            reward=self.reward,
         )
 
 
@@ -400,10 +409,13 @@ def prepare_schema(engine: Engine, url: str, *, create: bool = True, migrate: bo
 
 
 # Columns each older version lacks: (table, column, SQL type). Upgrading adds them (NULL).
-_V3_COLUMNS = (("programs", "examples", "TEXT"), ("llm_calls", "purpose", "TEXT"))
+# Tables a version lacks are created by `create_all`.
+_V4_COLUMNS = (("programs", "proposal", "TEXT"), ("llm_calls", "role", "TEXT"), ("llm_calls", "reward", "FLOAT"))
+_V3_COLUMNS = (("programs", "examples", "TEXT"), ("llm_calls", "purpose", "TEXT"), *_V4_COLUMNS)
 _MIGRATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "1": (("runs", "heartbeat_at", "FLOAT"), ("runs", "owner", "TEXT"), ("programs", "backend", "TEXT"), *_V3_COLUMNS),
     "2": _V3_COLUMNS,
+    "3": _V4_COLUMNS,
 }
 
 

@@ -110,7 +110,9 @@ def _routes(data: ViewData) -> list[Route]:
         ),
         "/api/runs/{run}/strategy": lambda r: data.strategy(path(r, "run")),
         "/api/runs/{run}/spend": lambda r: data.spend(path(r, "run")),
+        "/api/runs/{run}/spend/outcomes": lambda r: data.spend_outcomes(path(r, "run")),
         "/api/runs/{run}/stages": lambda r: data.stages(path(r, "run")),
+        "/api/runs/{run}/proposer": lambda r: data.proposer(path(r, "run")),
         "/api/runs/{run}/programs/{program}": lambda r: data.program(path(r, "run"), path(r, "program")),
         "/api/runs/{run}/programs/{program}/children": lambda r: data.children(
             path(r, "run"), path(r, "program"), _int(r, "offset", 0), _int(r, "limit", 100)

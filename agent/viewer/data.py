@@ -18,6 +18,8 @@ from typing import Any, Callable
 from agent.viewer.catalog import Catalog, NotFound
 from agent.viewer.diffs import line_diff
 from agent.viewer.examples import compare_examples
+from agent.viewer.proposer import program_proposal, run_proposer
+from agent.viewer.spend import run_spend_outcomes
 from archives.records import Program, Status
 from archives.lease import as_seen
 from archives.store import RunInfo, Store, StoreDamaged, StoreError
@@ -265,6 +267,7 @@ class ViewData:
             "llm_calls": [_call(c) for c in calls],
             "kernel": _kernel(p.metrics),
             "examples": compare_examples(p, parent),
+            "proposal": program_proposal(store, p),
         }
 
     def diff(self, ref: str, program_ref: str, against: str | None) -> dict[str, Any]:
@@ -298,6 +301,16 @@ class ViewData:
             return {"models": models, "total": sum(m.cost for m in models)}
 
         return self._cached(store, ("spend", run.id), compute)
+
+    def spend_outcomes(self, ref: str) -> dict[str, Any]:
+        """What the run's LLM dollars bought, per model (agent/viewer/spend.py)."""
+        store, run = self.catalog.find_run(ref)
+        return self._cached(store, ("spend_outcomes", run.id), lambda: run_spend_outcomes(store, run.id))
+
+    def proposer(self, ref: str) -> dict[str, Any]:
+        """What the learning proposer did in the run (agent/viewer/proposer.py)."""
+        store, run = self.catalog.find_run(ref)
+        return self._cached(store, ("proposer", run.id), lambda: run_proposer(store, run.id))
 
     def stages(self, ref: str) -> dict[str, Any]:
         store, run = self.catalog.find_run(ref)

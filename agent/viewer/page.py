@@ -26,6 +26,8 @@ SCRIPTS = (
     "js/heatmap.js",
     "js/tree.js",
     "js/strategy.js",
+    "js/proposer.js",
+    "js/spend.js",
     "js/view_runs.js",
     "js/view_run.js",
     "js/view_program.js",

@@ -49,7 +49,9 @@ def report_data(data: ViewData, run_ref: str, max_programs: int = 200) -> dict[s
         f"{base}/tree": data.tree(run.id),
         f"{base}/strategy": data.strategy(run.id),
         f"{base}/spend": data.spend(run.id),
+        f"{base}/spend/outcomes": data.spend_outcomes(run.id),
         f"{base}/stages": data.stages(run.id),
+        f"{base}/proposer": data.proposer(run.id),
     }
     best = summary["run"]["best"]
     for pid in chosen_programs(data, run.id, max_programs):

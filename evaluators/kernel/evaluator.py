@@ -51,7 +51,7 @@ from evaluators.kernel.compile_errors import BUILD_FAILED
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
 from evaluators.kernel.faults import is_judge_fault
 from evaluators.kernel.gpu_lock import GpuLock
-from evaluators.kernel.memory_share import share_for
+from evaluators.kernel.memory_share import MIN_SHARE, share_for
 from evaluators.kernel.own_share import own_share_for
 from evaluators.scorers import Score, ScorerError
 from sandbox.base import Limits, Sandbox, SandboxJob
@@ -113,8 +113,16 @@ class KernelEvaluator:
         return self._sandbox
 
     def warnings(self) -> list[str]:
-        """What this machine cannot give the judge (e.g. GPU locks shared with other runs)."""
-        return [self._slots.warning] if self._slots is not None and self._slots.warning else []
+        """What this machine cannot give the judge (e.g. GPU locks shared with other runs), and
+        more evaluations per GPU than its memory holds (memory_share.py's floor: 8)."""
+        lines = [self._slots.warning] if self._slots is not None and self._slots.warning else []
+        per_gpu = -(-self._task.evaluate.workers // len(self._slots.gpus)) if self._slots is not None else 0
+        if per_gpu * MIN_SHARE > 1:
+            lines.append(f"{per_gpu} evaluations share each GPU: past {round(1 / MIN_SHARE)} the GPU's memory can "
+                         "run out (judge-side errors, retried and never charged to a candidate, but slower); on an "
+                         "H100, 16 at once judged 18 candidates a minute and 8 judged 25 (bench/results/"
+                         "h100-throughput.md): lower evaluate.workers")
+        return lines
 
     def evaluate(self, source: str, *, label: str = "", parent: Program | None = None) -> EvalResult:
         """Judge one candidate (`parent` is not used: a kernel is timed on its own)."""

@@ -35,14 +35,26 @@ def apply(torch: Any, share: float | None) -> None:
 
 
 def explain(torch: Any, exc: BaseException, share: float | None) -> str | None:
-    """One line for an out-of-memory error under a share; None for anything else."""
-    if share is None or not isinstance(exc, torch.cuda.OutOfMemoryError):
+    """One line for an out-of-memory error under a share; None for anything else.
+
+    Two kinds: torch's allocator refusing a tensor (`torch.cuda.OutOfMemoryError`), and the CUDA
+    runtime itself failing with cudaErrorMemoryAllocation ("CUDA error: out of memory", raised
+    as `torch.AcceleratorError`) when a kernel's module is loaded or a library takes its
+    workspace: on an H100 with 16 judges at once the second failed honest candidates as wrong."""
+    if share is None or not _is_out_of_memory(torch, exc):
         return None
     total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
     match = _TRIED.search(str(exc))
     tried = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
     held = torch.cuda.memory_reserved()
     return blame(held, tried, share * total)
+
+
+def _is_out_of_memory(torch: Any, exc: BaseException) -> bool:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    runtime_error = getattr(torch, "AcceleratorError", RuntimeError)  # torch < 2.8: a RuntimeError
+    return isinstance(exc, runtime_error) and "CUDA error: out of memory" in str(exc)
 
 
 def blame(held: float, tried: float, limit: float) -> str:

@@ -1,4 +1,5 @@
-"""The end-of-run summary shows the task's summary_metrics for the initial and the best program."""
+"""The end-of-run summary shows the task's summary_metrics for the initial and the best program,
+and the proposer's calls by outcome (duplicates and unapplied edits apart)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from types import SimpleNamespace
 from rich.console import Console
 
 from agent.display import summary_table
+from agent.spend import ModelOutcomes, OUTCOMES, Spend, SpendReport
 from archives.records import Program, Status
 
 
@@ -15,7 +17,7 @@ def _program(pid: str, fitness: float | None, metrics: dict[str, float], status:
     return Program(id=pid, run_id="r" * 32, source="x = 1\n", status=status, fitness=fitness, metrics=metrics)
 
 
-def _rendered(config: dict, initial: Program | None, best: Program | None) -> str:
+def _rendered(config: dict, initial: Program | None, best: Program | None, spend: SpendReport | None = None) -> str:
     outcome = SimpleNamespace(
         run=SimpleNamespace(id="a" * 32, task_name="demo", config=config),
         status="finished",
@@ -24,6 +26,7 @@ def _rendered(config: dict, initial: Program | None, best: Program | None) -> st
         initial=initial,
         best=best,
         seconds=1.0,
+        spend=spend,
     )
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(summary_table(outcome))
@@ -67,3 +70,15 @@ def test_quiet_progress_still_prints_warnings_but_not_other_messages(capsys) -> 
     err = capsys.readouterr().err
     assert "warning: the Docker daemon stopped answering" in err
     assert "sandbox: process" not in err
+
+
+def test_the_calls_by_outcome_count_duplicates_and_unapplied_edits_apart() -> None:
+    initial = _program("i" * 32, 1.0, {})
+    outcomes = {o: Spend() for o in OUTCOMES} | {
+        "evaluated": Spend(5, 0.05), "duplicate": Spend(3, 0.03), "unapplied": Spend(2, 0.02), "summary": Spend(1, 0.01),
+    }  # fmt: skip
+    spend = SpendReport((ModelOutcomes("openai/gpt-4o-mini", outcomes),))
+    row = _row(_rendered({}, initial, initial, spend), "calls by outcome")
+    assert ("evaluated 5 ($0.0500), duplicate 3 ($0.0300), unapplied 2 ($0.0200), summary 1 ($0.0100), "
+            "nothing 0 ($0.0000)") in row
+    assert "calls by outcome" not in _rendered({}, initial, initial, SpendReport(()))  # the tuner proposed: no call

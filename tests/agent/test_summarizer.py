@@ -67,9 +67,26 @@ def test_a_failed_summary_keeps_the_previous_notes_and_records_the_failed_call(f
     s = summarizer(fake_llm, pq, calls)
     first = asyncio.run(s.notes())
     for i in range(3):
-        pq.tell(Program(id=f"c{i}", run_id="r", source=f"z = {i}\n", parent_id="p0", status=Status.WRONG))
+        pq.tell(Program(id=f"c{i}", run_id="r", source=f"z = {i}\n" * 4, parent_id="p0", status=Status.CORRECT,
+                        fitness=3.0 + i))
     assert asyncio.run(s.notes()) == first
     assert [c.error is None for c in calls] == [True, False]
+
+
+def test_no_summary_is_asked_for_while_the_memory_is_what_the_last_one_was_shown(fake_llm):
+    fake_llm.set_replies([ANSWER])
+    pq, calls = queue_with(3), []
+    s = summarizer(fake_llm, pq, calls)
+    first = asyncio.run(s.notes())
+    for i in range(6):  # two summaries' worth of evaluations, none of which changes the memory
+        pq.tell(Program(id=f"w{i}", run_id="r", source=f"z = {i}\n", parent_id="p0", status=Status.WRONG))
+        assert asyncio.run(s.notes()) == first
+    assert len(fake_llm.requests) == 1 and len(calls) == 1 and s.skipped == 2
+    pq.tell(Program(id="better", run_id="r", source="q = 1\n" * 6, parent_id="p0", status=Status.CORRECT, fitness=9.0))
+    for i in range(2):
+        pq.tell(Program(id=f"v{i}", run_id="r", source=f"v = {i}\n", parent_id="p0", status=Status.WRONG))
+    asyncio.run(s.notes())
+    assert len(fake_llm.requests) == 2  # the memory changed: a summary is due again
 
 
 def test_the_llm_proposer_puts_the_notes_in_every_prompt(fake_llm):

@@ -412,17 +412,48 @@ def test_other_schema_version_is_refused_with_how_to_proceed(db_url: str, tmp_pa
     Store(db_url).close()
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
         raw.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 999.*reads version 3.*new database"):
+    with pytest.raises(StoreError, match="schema version 999.*reads version 4.*new database"):
         Store(db_url)
+
+
+_V4_COLUMNS = (("programs", "proposal"), ("llm_calls", "role"), ("llm_calls", "reward"))
+_V4_TABLES = ("meta_prompts", "plans", "knowledge")
+
+
+def _downgrade_to_version_3(path: Path) -> None:
+    """Rebuild the store file as schema version 3 wrote it: without the learning proposer's records."""
+    with sqlite3.connect(path) as raw:
+        for table, column in _V4_COLUMNS:
+            raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for table in _V4_TABLES:
+            raw.execute(f"DROP TABLE {table}")
+        raw.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
 
 def _downgrade_to_version_1(path: Path) -> None:
     """Rebuild the store file as schema version 1 wrote it: without the version-2 columns."""
+    _downgrade_to_version_3(path)
     with sqlite3.connect(path) as raw:
         for table, column in (("runs", "heartbeat_at"), ("runs", "owner"), ("programs", "backend"),
                               ("programs", "examples"), ("llm_calls", "purpose")):
             raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_version_3_store_is_upgraded_in_place_with_the_learning_records(db_url: str, tmp_path: Path) -> None:
+    with Store(db_url) as store:
+        run = store.create_run("t", "t.yaml", "pq", 0, {})
+        store.add_program(Program(id="p1", run_id=run.id, source="x = 1"))
+    _downgrade_to_version_3(tmp_path / "lineage.db")
+    with pytest.raises(StoreError, match="schema version 3.*open it once for writing"):
+        Store(db_url, read_only=True)
+    with Store(db_url) as store:
+        assert store.get_program("p1").proposal == {}
+        assert store.meta_prompts(run.id) == [] and store.plans(run.id) == [] and store.knowledge() == []
+        store.add_program(Program(id="p2", run_id=run.id, source="x = 2", parent_id="p1", proposal={"role": "fix"}))
+        assert store.get_program("p2").proposal == {"role": "fix"}
+    with sqlite3.connect(tmp_path / "lineage.db") as raw:
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
 
 
 def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(db_url: str, tmp_path: Path) -> None:
@@ -436,7 +467,7 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(db_url: str, tm
         assert store.get_run(run.id).task_name == "t"
         assert store.get_program("p1").backend is None
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
     Store(db_url, read_only=True).close()
 
 

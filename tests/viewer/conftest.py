@@ -104,3 +104,23 @@ class Page:
 
     def open(self, fragment: str) -> None:
         self.page.goto(self.base + fragment)
+
+
+def api_client(url: str) -> Iterator[object]:
+    """A FastAPI test client of the viewer over the store at `url` (for module fixtures: `yield from`)."""
+    from starlette.testclient import TestClient
+
+    from agent.viewer.app import create_app
+    from agent.viewer.catalog import Catalog
+
+    catalog = Catalog([url])
+    with TestClient(create_app(catalog), base_url="http://127.0.0.1:8765") as client:
+        yield client
+    catalog.close()
+
+
+def get_json(client, path: str, status: int = 200) -> dict:
+    response = client.get(path)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()

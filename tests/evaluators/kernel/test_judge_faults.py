@@ -122,3 +122,35 @@ def test_explain_reads_the_request_from_torchs_message_and_leaves_other_errors_a
     assert line.startswith("the candidate used more than its share of GPU memory (11 GiB of 10 GiB")
     assert explain(torch, ValueError("no"), 0.125) is None
     assert explain(torch, oom, None) is None
+
+
+def test_the_cuda_runtime_running_out_of_memory_within_the_share_is_the_judges():
+    """Seen on an H100 with 16 judges at once: a module load failing with cudaErrorMemoryAllocation
+    (torch.AcceleratorError) while the candidate held 0.3 GiB failed an honest candidate as wrong."""
+
+    class AcceleratorError(RuntimeError):
+        pass
+
+    class OutOfMemoryError(RuntimeError):
+        pass
+
+    cuda = SimpleNamespace(OutOfMemoryError=OutOfMemoryError, current_device=lambda: 0,
+                           get_device_properties=lambda _: SimpleNamespace(total_memory=80 * 2**30),
+                           memory_reserved=lambda: 2**28)
+    torch = SimpleNamespace(cuda=cuda, AcceleratorError=AcceleratorError)
+    line = explain(torch, AcceleratorError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously "
+                                           "reported"), 0.125)
+    assert line.startswith(JUDGE_SIDE_OOM) and is_judge_fault("correctness", f"trial 1: forward raised {line}")
+    assert explain(torch, AcceleratorError("CUDA error: an illegal memory access was encountered"), 0.125) is None
+
+
+def test_more_evaluations_per_gpu_than_its_memory_holds_is_a_warning():
+    from evaluators.kernel.evaluator import KernelEvaluator
+
+    evaluator, sandbox = _evaluator(device="cuda")
+    task = evaluator._task
+    assert task.evaluate.workers * MIN_SHARE <= 1 and not any("share each GPU" in w for w in evaluator.warnings())
+    crowded = task.model_copy(update={"evaluate": task.evaluate.model_copy(update={"workers": 16})})
+    warnings = KernelEvaluator(crowded, sandbox, gpus=[0]).warnings()
+    assert any(w.startswith("16 evaluations share each GPU") for w in warnings)
+    assert not any("share each GPU" in w for w in KernelEvaluator(crowded, sandbox, gpus=[0, 1]).warnings())

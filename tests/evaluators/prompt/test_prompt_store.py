@@ -31,12 +31,15 @@ def test_a_version_2_store_gets_the_new_columns_when_opened_for_writing(tmp_path
         run = store.create_run("t", "t.yaml", "pq", 0, {})
         store.add_program(Program(id="p1", run_id=run.id, source="x"))
         store.add_llm_call(LLMCall(id="c1", run_id=run.id, model="m", prompt="[]"))
-    with sqlite3.connect(path) as raw:  # as version 2 wrote it
-        raw.execute("ALTER TABLE programs DROP COLUMN examples")
-        raw.execute("ALTER TABLE llm_calls DROP COLUMN purpose")
+    with sqlite3.connect(path) as raw:  # as version 2 wrote it (without version 3's and 4's columns and tables)
+        for table, column in (("programs", "examples"), ("llm_calls", "purpose"), ("programs", "proposal"),
+                              ("llm_calls", "role"), ("llm_calls", "reward")):
+            raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for table in ("meta_prompts", "plans", "knowledge"):
+            raw.execute(f"DROP TABLE {table}")
         raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     with Store(f"sqlite:///{path}") as store:
         assert store.get_program("p1").examples == {}
         assert store.llm_calls(run.id)[0].purpose == "proposer"
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)

@@ -1,6 +1,7 @@
-/* The program page: source, diff against the parent, evaluation stages, metrics, the prompt
- * and answer that produced it, its children, and a diff against any other program; for a
- * prompt program, its per-example results against its parent's. */
+/* The program page: source, diff against the parent, evaluation stages, metrics, how the
+ * learning proposer made it (when it did), the prompt and answer that produced it, its
+ * children, and a diff against any other program; for a prompt program, its per-example
+ * results against its parent's. */
 (function () {
   "use strict";
   const EF = window.EF;
@@ -120,7 +121,7 @@
       h(
         "div",
         { class: "llm-call" },
-        h("div", { class: "meta" }, h("span", { class: "mono" }, c.model), ` · ${EF.fmt.int(c.prompt_tokens)} prompt + ${EF.fmt.int(c.completion_tokens)} completion tokens · ${EF.fmt.dollars(c.cost)} · ${EF.fmt.seconds(c.latency)} · ${c.attempts} attempt(s) · ${EF.fmt.time(c.created_at)}`),
+        h("div", { class: "meta" }, EF.callRole(c), h("span", { class: "mono" }, c.model), ` · ${EF.fmt.int(c.prompt_tokens)} prompt + ${EF.fmt.int(c.completion_tokens)} completion tokens · ${EF.fmt.dollars(c.cost)} · ${EF.fmt.seconds(c.latency)} · ${c.attempts} attempt(s) · ${EF.fmt.time(c.created_at)}`),
         c.error ? h("div", { class: "error-box" }, c.error) : null,
         c.messages.map((m) => h("div", { class: ["message", "role-" + m.role] }, h("div", { class: "role" }, m.role), EF.textBlock(m.content))),
         h("div", { class: ["message", "role-answer"] }, h("div", { class: "role" }, "answer"), EF.textBlock(c.response || "(empty)"))
@@ -217,6 +218,7 @@
         ),
         h("div", { class: "two-col" }, h("div", null, h("h4", null, "Metrics"), metrics.length ? EF.kvTable(metrics.map(([k, v]) => [k, EF.fmt.num(v, 6)])) : h("p", { class: "muted" }, "none")), h("div", null, h("h4", null, "Descriptors"), descriptors.length ? EF.kvTable(descriptors.map(([k, v]) => [k, EF.fmt.num(v, 6)])) : h("p", { class: "muted" }, "none")))
       ),
+      EF.proposalPanel(d.proposal, runId),
       kernelPanel(d.kernel),
       examplesPanel(d.examples, runId),
       h("section", { class: "panel" }, tabBar, tabBody)

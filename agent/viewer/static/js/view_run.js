@@ -1,5 +1,6 @@
 /* The run page: summary, fitness over evaluations, the search's own view, the lineage tree,
- * spend and time, and every program (paged). Refreshes itself while the run is running. */
+ * spend, what the learning proposer did (when it recorded anything), time, and every program
+ * (paged). Refreshes itself while the run is running. */
 (function () {
   "use strict";
   const EF = window.EF;
@@ -118,6 +119,8 @@
     const strategyBox = h("div");
     const treeBox = h("div");
     const spendBox = h("div");
+    const spendOutcomesBox = h("div");
+    const proposerBox = h("div");
     const stageBox = h("div");
     const throughputBox = h("div", { class: "chart-box" });
     const programs = programsTable(run.id);
@@ -128,6 +131,8 @@
       EF.section("The search", "search", strategyBox),
       EF.section("Lineage", "lineage", treeBox),
       EF.section("LLM spend by model", "spend", spendBox),
+      spendOutcomesBox,
+      proposerBox,
       h("div", { class: "two-col" }, EF.section("Evaluation time by stage", "stages", stageBox), EF.section("Throughput", "throughput", throughputBox)),
       EF.section("Programs", "programs", programs.node)
     );
@@ -140,6 +145,8 @@
       EF.throughputChart(throughputBox, evaluated);
       EF.strategyView(strategyBox, run.id, await EF.api(`${base}/strategy`));
       EF.replace(spendBox, spendTable(await EF.api(`${base}/spend`)));
+      EF.replace(spendOutcomesBox, EF.spendOutcomesPanel(await EF.api(`${base}/spend/outcomes`)));
+      EF.replace(proposerBox, EF.proposerPanel(await EF.api(`${base}/proposer`), run.id));
       EF.replace(stageBox, stageTable(await EF.api(`${base}/stages`)));
       await programs.load();
     };
