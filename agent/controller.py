@@ -34,6 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 
+from agent.failure_memory import FailureMemory, RepeatedFailure
 from agent.failures import RunFailed
 from agent.llm import LLMError
 from agent.loop_state import Evaluator, LoopState, Reporter, SilentReporter
@@ -48,6 +49,7 @@ from sandbox.base import SandboxError, SandboxUnavailable
 
 
 _FRUITLESS_LIMIT = 40
+_OTHER_PARENT_ASKS = 3  # asks for another parent when the failure memory advises against one
 _SETTLE_SECONDS = 5.0  # the longest a cancelled worker is waited for when the loop ends
 JUDGE_ERROR = "judge error:"  # how a program the evaluator failed on is stored (Controller._judge_error)
 JUDGE_ERROR_STREAK = 5  # judge errors in a row that stop the run: the evaluator, not the programs, is broken
@@ -76,6 +78,7 @@ class Controller:
         spent: callable = lambda: 0.0,
         reporter: Reporter | None = None,
         novelty: NoveltyIndex | None = None,
+        failures: FailureMemory | None = None,
     ):
         self._store = store
         self._run_id = run_id
@@ -88,6 +91,7 @@ class Controller:
         self._spent = spent
         self._reporter = reporter or SilentReporter()
         self._novelty = novelty
+        self._failures = failures  # the proposer's (agent/failure_memory.py): every proposal's outcome is recorded
         self.state = LoopState(budget=evaluations)
         self._limits = ProposalLimits(wall_seconds, lambda: self.state.started)
         self._told = asyncio.Event()
@@ -109,6 +113,8 @@ class Controller:
             for p in programs:
                 if p.status not in (Status.APPLY_FAILED, Status.DUPLICATE):
                     self._novelty.add(p.id, p.source, strict=p.status in Status.FAILED)
+        if self._failures is not None:
+            self._failures.rebuild(programs)
         self._update_best()
         pending = [p for p in programs if p.status == Status.PENDING]
         if not programs:
@@ -202,7 +208,7 @@ class Controller:
 
     async def _proposal_worker(self, queue: asyncio.Queue) -> None:
         while self._may_propose():
-            requests = self._strategy.ask(1)
+            requests = self._another_parent(self._strategy.ask(1))
             if not requests:
                 await self._wait_for_tell()
                 continue
@@ -221,6 +227,8 @@ class Controller:
                         self.state.proposing -= 1
             except BudgetExceeded as exc:
                 self.state.stop_reason = self.state.stop_reason or _dollars_spent(exc)
+            except RepeatedFailure as exc:  # the failure memory has nothing left to change
+                self.state.stop_reason = self.state.stop_reason or str(exc)
             finally:
                 if not queued:
                     self.state.reserved -= 1
@@ -232,6 +240,25 @@ class Controller:
                 # ends: asking again at once would only repeat the same parents (with a fast LLM,
                 # dozens of duplicates that end the run as fruitless before anything is evaluated).
                 await self._wait_for_tell()
+
+    def _another_parent(self, requests: list[ProposalRequest]) -> list[ProposalRequest]:
+        """Ask again, a few times at most, while the failure memory advises against the parent
+        (the strategy may have no other: then the advised-against one is proposed from)."""
+        for _ in range(_OTHER_PARENT_ASKS):
+            if not requests or requests[0].reevaluate or self._failures is None:
+                return requests
+            if not self._failures.avoids(requests[0].parent.id):
+                return requests
+            discard = getattr(self._strategy, "discard", None)
+            if discard is not None:
+                discard(requests[0])
+            requests = self._strategy.ask(1) or requests
+        return requests
+
+    def _remember(self, child: Program) -> None:
+        """Tell the failure memory what a proposal came to (again once it is evaluated)."""
+        if self._failures is not None:
+            self._failures.record(child)
 
     async def _propose_one(self, request: ProposalRequest, queue: asyncio.Queue) -> bool:
         parent = request.parent
@@ -252,6 +279,7 @@ class Controller:
         child = self._child_of(request, proposal)
         if proposal.source is None:
             child = self._store.add_program(replace(child, status=Status.APPLY_FAILED), reason=request.reason)
+            self._remember(child)
             self._link_call(proposal, child)
             self.state.fruitless += 1
             await self._learn(child, parent)
@@ -262,6 +290,7 @@ class Controller:
                 replace(child, status=Status.DUPLICATE, error=f"same source as program {twin.id[:8]}"),
                 reason=request.reason,
             )
+            self._remember(child)
             self._link_call(proposal, child)
             self.state.fruitless += 1
             await self._learn(child, parent)
@@ -274,6 +303,7 @@ class Controller:
             twin_id, similarity = near
             error = f"near-duplicate of program {twin_id[:8]} (similarity {similarity:.3f} >= {self._novelty.threshold:g})"
             child = self._store.add_program(replace(child, status=Status.DUPLICATE, error=error), reason=request.reason)
+            self._remember(child)
             self._link_call(proposal, child)
             self.state.fruitless += 1
             await self._learn(child, parent)
@@ -284,6 +314,7 @@ class Controller:
                     self._store.add_llm_call(call)
             return False
         child = self._store.add_program(child, reason=request.reason)
+        self._remember(child)
         if self._novelty is not None:
             self._novelty.add(child.id, fingerprint)
         self._link_call(proposal, child)
@@ -358,6 +389,7 @@ class Controller:
             done = self._store.add_attempt(program.id, result)
         else:
             done = self._store.finish_program(program.id, result)
+            self._remember(done)
         if self._novelty is not None and done.status in Status.FAILED:
             self._novelty.add(done.id, done.source, strict=True)
         self._strategy.tell(done)
@@ -380,6 +412,7 @@ class Controller:
         else:
             stored = replace(result, status=Status.ERROR, fitness=None, error=error)
             done = self._store.finish_program(program.id, stored)
+            self._remember(done)  # counts for nothing: the evaluator failed, not the program
         discard = getattr(self._strategy, "discard", None)
         if discard is not None:
             if repeat:

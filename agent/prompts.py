@@ -75,6 +75,9 @@ class PromptContext:
     """A plan written by an earlier call (agent/learning/planning.py): the answer implements it."""
     diagnosis: str = ""
     """One line stating what the parent's profile metrics mean (agent/learning/diagnosis.py)."""
+    already_tried: tuple[str, ...] = ()
+    """The parent's recent children, each a line saying what it came to and its changed lines
+    (agent/already_tried.py): the "Already tried from this program" section."""
 
 
 def template_environment(templates_dir: Path | None = None) -> jinja2.Environment:
@@ -166,6 +169,7 @@ class PromptBuilder:
             "knowledge": [entry.strip() for entry in ctx.knowledge if entry.strip()],
             "plan": ctx.plan.strip(),
             "diagnosis": ctx.diagnosis.strip(),
+            "already_tried": [entry.strip() for entry in ctx.already_tried if entry.strip()],
         }
 
     def _example_values(self, ctx: PromptContext, proposal: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from agent.config import ModelSpec
 from agent.edits import EditError, apply_answer
+from agent.failure_memory import Advice, FailureMemory, RepeatedFailure
 from agent.learning.diagnosis import diagnose
 from agent.learning.parts import PROPOSAL_ROLES, LearningParts, improvement_of, knowledge_line
 from agent.llm import BudgetExceeded, LLMError, LLMGateway
@@ -21,7 +22,9 @@ from agent.prompts import PromptBuilder, PromptContext
 from agent.tuner import Tuner
 from archives.records import LLMCall, Program, ProposalRequest
 
-__all__ = ["Proposal", "Proposer", "TunerProposer", "LLMProposer", "MixedProposer", "BudgetExceeded"]
+__all__ = [
+    "Proposal", "Proposer", "TunerProposer", "LLMProposer", "MixedProposer", "BudgetExceeded", "RepeatedFailure",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,14 @@ class LLMProposer:
         edit_format: str = "auto",
         notes: Callable[[], Awaitable[tuple[str, ...]]] | None = None,
         learning: LearningParts | None = None,
+        failures: FailureMemory | None = None,
+        tried: Callable[[str, int], Sequence[str]] | None = None,
+        models: Sequence[ModelSpec] = (),
     ):
-        """`notes`, when given, is awaited for each prompt's recommendations (a summarizer's)."""
+        """`notes`, when given, is awaited for each prompt's recommendations (a summarizer's).
+        `failures`: what to change after repeated failures (agent/failure_memory.py); `tried(parent_id,
+        limit)`: the parent's recent children for the prompt (agent/already_tried.py); `models`: the
+        ensemble, the models a proposal may move to when no chooser knows the roles."""
         self._notes = notes
         self._gateway = gateway
         self._prompts = prompts
@@ -92,13 +101,26 @@ class LLMProposer:
         self._learning = learning or LearningParts()
         self._largest_gain = self._learning.largest_gain
         self._improvements = 0
+        self.failures = failures
+        self._tried = tried
+        self._models = tuple(models)
 
     async def propose(self, request: ProposalRequest, previous_errors: tuple[str, ...] = ()) -> Proposal:
         parts = self._learning
         parent = request.parent
         role = "draft" if parent.is_correct else "fix"
         model = self._model(role)
-        choices: dict[str, Any] = {"role": role, "model": model.name}
+        answer_format = self._answer_format(request.mode)
+        advice = Advice()
+        if self.failures is not None:
+            advice = self.failures.advise(parent, self._candidates(role, model), answer_format)
+            if advice.stop:
+                raise RepeatedFailure(advice.stop)
+            model = advice.model_for(model)
+        choices: dict[str, Any] = {"role": role, "model": model.name,
+                                   "answer_format": advice.answer_format or answer_format}  # fmt: skip
+        if advice.changes:
+            choices["advice"] = list(advice.changes)
         meta = parts.meta_prompts.pick() if parts.meta_prompts is not None else None
         if meta is not None:
             choices["meta_prompt_id"] = meta.id
@@ -116,13 +138,14 @@ class LLMProposer:
             inspirations=request.inspirations,
             previous_errors=previous_errors,
             mode=request.mode,
-            answer_format=None if self._edit_format == "auto" else self._edit_format,
+            answer_format=advice.answer_format or (None if self._edit_format == "auto" else self._edit_format),
             reason=request.reason,
-            notes=notes,
+            notes=(*notes, *advice.notes),
             system=meta.system if meta is not None else None,
             hints=meta.hints if meta is not None else "",
             knowledge=tuple(knowledge_line(e) for e in entries),
             diagnosis=(diagnose(parent, self._language) or "") if parts.diagnosis else "",
+            already_tried=self._already_tried(parent, advice),
         )
         label = f"llm:{model.name}"
         extra: tuple[LLMCall, ...] = ()
@@ -190,6 +213,26 @@ class LLMProposer:
         chooser = self._learning.chooser
         return chooser.choose(role) if chooser is not None else self._gateway.pick_model()
 
+    def _already_tried(self, parent: Program, advice: Advice) -> tuple[str, ...]:
+        """The prompt's "Already tried" entries: the advice's duplicates to avoid, then the parent's recent children."""
+        tried = self._tried(parent.id, advice.tried_limit) if self._tried is not None else ()
+        return tuple(dict.fromkeys((*advice.avoid, *tried)))
+
+    def _answer_format(self, mode: str) -> str:
+        """The format asked for without advice: the configured one, else the request's ("diff" for other modes)."""
+        if self._edit_format != "auto":
+            return self._edit_format
+        return "full" if mode == "full" else "diff"
+
+    def _candidates(self, role: str, first: ModelSpec) -> tuple[ModelSpec, ...]:
+        """The models a proposal of `role` may move to, `first` first: the role's, then the fix role's."""
+        chooser = self._learning.chooser
+        others = (*chooser.models(role), *chooser.models("fix")) if chooser is not None else self._models
+        candidates: dict[str, ModelSpec] = {}
+        for spec in (first, *others):
+            candidates.setdefault(spec.name, spec)
+        return tuple(candidates.values())
+
     def _knowledge(self) -> list:
         parts = self._learning
         if parts.knowledge is None or parts.retrieve <= 0:
@@ -209,6 +252,7 @@ class MixedProposer:
         self._tuner = tuner
         self._share = tuner_share
         self._rng = rng
+        self.failures = llm.failures  # the controller records queued children in it
 
     async def propose(self, request: ProposalRequest, previous_errors: tuple[str, ...] = ()) -> Proposal:
         if self._tuner is not None and self._share > 0 and self._rng.random() < self._share:

@@ -228,6 +228,7 @@ def _controller(store: Store, run_id: str, task: TaskConfig, parts: _Parts, repo
         spent=lambda: ledger.spent,
         reporter=reporter,
         novelty=build_novelty(task),
+        failures=getattr(parts.proposer, "failures", None),
     )
 
 

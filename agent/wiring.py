@@ -140,6 +140,9 @@ def build_proposer(
         learning.warn = warn
     chooser = learning.chooser if learning is not None else None
     summarizer = _build_summarizer(task, gateway, strategy, record_call, chooser)
+    from agent.already_tried import tried_children
+    from agent.failure_memory import FailureMemory
+
     llm = LLMProposer(
         gateway,
         prompts,
@@ -149,6 +152,9 @@ def build_proposer(
         edit_format=task.llm.edit_format,
         notes=summarizer.notes if summarizer is not None else None,
         learning=learning,
+        failures=FailureMemory(temperature=task.llm.temperature),
+        tried=(lambda parent_id, limit: tried_children(store, parent_id, limit)) if store is not None else None,
+        models=task.llm.models,
     )
     proposer = MixedProposer(llm, tuner, task.llm.tuner_share, rng) if tuner else llm
     return proposer, gateway, task.llm.concurrency
