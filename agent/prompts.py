@@ -80,6 +80,11 @@ class PromptContext:
     (agent/already_tried.py): the "Already tried from this program" section."""
 
 
+def artifact_of(language: str) -> str:
+    """What a candidate is called in prompts: "prompt" for language "text", else "program"."""
+    return "prompt" if language_of(language).name == "text" else "program"
+
+
 def template_environment(templates_dir: Path | None = None) -> jinja2.Environment:
     """The Jinja environment every prompt of evoforge renders in: a task's `templates_dir`
     overrides the built-in templates by file name; strict about undefined values; `fenced` filter."""
@@ -144,7 +149,7 @@ class PromptBuilder:
 
     def _values(self, ctx: PromptContext) -> dict[str, Any]:
         parent = ctx.parent
-        artifact = ctx.artifact or ("prompt" if language_of(ctx.language).name == "text" else "program")
+        artifact = ctx.artifact or artifact_of(ctx.language)
         proposal = _proposal(ctx, artifact)
         return {
             "task_name": ctx.task_name,

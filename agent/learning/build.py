@@ -7,8 +7,7 @@ from pathlib import Path
 
 from agent.config import ConfigError, TaskConfig
 from agent.learning.parts import LearningParts, largest_gain
-from agent.prompts import PromptContext, PromptError
-from archives.languages import language as language_of
+from agent.prompts import PromptContext, PromptError, artifact_of
 from archives.records import Program
 
 
@@ -40,7 +39,7 @@ def build_learning_parts(task: TaskConfig, gateway, prompts, store, run_id: str,
             store, run_id, gateway, config=config.meta_prompts, rng=rng, initial_system=prompts.default_system(context),
             initial_hints="", record_call=store.add_llm_call, task_name=task.name,
             task_description=task.description, language=language,
-            artifact="prompt" if language_of(language).name == "text" else "program",
+            artifact=artifact_of(language),
             templates_dir=task.prompt.templates,
             choose_model=(lambda: parts.chooser.choose("summarize")) if parts.chooser is not None else None,
         )

@@ -25,7 +25,7 @@ import jinja2
 
 from agent.config import ModelSpec, PlanConfig
 from agent.llm import LLMError, LLMGateway
-from agent.prompts import PromptContext, PromptError, _middle, _program_view, template_environment
+from agent.prompts import PromptContext, PromptError, _middle, _program_view, artifact_of, template_environment
 from agent.redact import redact
 from archives.languages import language as language_of
 from archives.records import LLMCall, Plan, Program
@@ -96,7 +96,7 @@ class Planner:
 
     def messages(self, context: PromptContext) -> list[dict]:
         """The chat messages of the plan request for `context`."""
-        artifact = context.artifact or ("prompt" if language_of(context.language).name == "text" else "program")
+        artifact = context.artifact or artifact_of(context.language)
         plans = self._store.plans(self._run_id)
         parent = context.parent
         values = {
