@@ -50,8 +50,9 @@ def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **ov
     """Run an evolutionary search on TASK_FILE (a task.yaml).
 
     Exit codes: 0 finished; 130 stopped by Ctrl-C, 143 by SIGTERM (continue with --run);
-    1 the run failed or crashed (one line on stderr; the status is stored); 2 a mistake in the
-    task or options, or the run is already running elsewhere (nothing started).
+    1 the run failed (also when its proposals stopped giving anything new to evaluate) or
+    crashed (one line on stderr; the status is stored); 2 a mistake in the task or options, or
+    the run is already running elsewhere (nothing started).
     """
     from agent.config import load_task
     from agent.display import ProgressReporter, console, summary_table
@@ -367,6 +368,10 @@ def _latest_activity(store, run_id: str) -> float | None:
 from agent.knowledge_cli import add_parser as _add_knowledge  # noqa: E402 - after `cli` exists
 
 _add_knowledge(cli)
+
+from agent.suites.cli import add_parser as _add_suite  # noqa: E402 - after `cli` exists
+
+_add_suite(cli)
 
 
 def main() -> None:

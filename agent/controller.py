@@ -17,7 +17,8 @@ Budgets and failures: at the wall budget the proposals in flight are cancelled w
 calls (agent/proposal_limits.py). When the dollar budget cannot pay for another call, no new
 proposal starts, and those already paid for are evaluated. Failures of one external cause in
 a row (a refused key, no quota, an unknown model, an unreachable server) stop the run with
-`RunFailed`.
+`RunFailed`; so do proposals that stopped buying anything: 40 in a row that gave nothing new to
+evaluate, or the failure memory with nothing left to change (agent/failure_memory.py).
 
 Crash safety: a child is stored as "pending" before it is evaluated, and its result is stored
 in one transaction. After `kill -9`, `resume` re-evaluates the pending children and rebuilds
@@ -98,6 +99,7 @@ class Controller:
         self._snapshot_at = float("-inf")
         self._parents: dict[str, Program] = {}  # child id -> its parent, until the child is evaluated
         self._judge_streak = 0  # judge errors in a row: the evaluator itself is broken past JUDGE_ERROR_STREAK
+        self._futile: str | None = None  # why proposals stopped buying anything, when that stopped the run
 
     # ----- setup -------------------------------------------------------------------------
 
@@ -171,8 +173,8 @@ class Controller:
         """Run until a budget is spent; returns the reason the loop stopped.
 
         Raises `RunFailed` when the LLM cannot be used (failures of one external cause in a
-        row, agent/llm/streaks.py), once the proposals in flight are cancelled and the
-        children already queued are evaluated.
+        row, agent/llm/streaks.py) or its proposals stopped buying anything (`_stop_futile`),
+        once the proposals in flight are cancelled and the children already queued are evaluated.
         """
         queue: asyncio.Queue[Program | None] = asyncio.Queue(maxsize=self._evaluation_workers)
         evaluators = [asyncio.create_task(self._evaluation_worker(queue)) for _ in range(self._evaluation_workers)]
@@ -183,6 +185,8 @@ class Controller:
             await _cancel_and_settle(proposers + evaluators)
         if self._limits.failure is not None:
             raise self._limits.failure
+        if self._futile is not None:
+            raise RunFailed(self._futile)
         return self.state.stop_reason or "budget: evaluations"
 
     async def _stages(self, queue: asyncio.Queue, proposers: list[asyncio.Task], evaluators: list[asyncio.Task]) -> None:
@@ -202,9 +206,19 @@ class Controller:
             state.stop_reason = "budget: wall time"
             return False
         if state.fruitless >= _FRUITLESS_LIMIT:
-            state.stop_reason = f"stopped: the last {state.fruitless} proposals gave nothing new to evaluate"
+            if isinstance(self._proposer, TunerProposer):  # no LLM, nothing paid: the tuner's values are used up
+                state.stop_reason = state.stop_reason or (f"stopped: the tuner found nothing untried in its last "
+                                                          f"{state.fruitless} proposals")
+            else:
+                self._stop_futile(f"stopped: the last {state.fruitless} proposals gave nothing new to evaluate")
             return False
         return True
+
+    def _stop_futile(self, line: str) -> None:
+        """Stop a run whose proposals stopped buying anything (unless another stop came first):
+        it could not do its job, so `run` raises RunFailed with `line`, not a budget's end."""
+        if self.state.stop_reason is None:
+            self.state.stop_reason = self._futile = line
 
     async def _proposal_worker(self, queue: asyncio.Queue) -> None:
         while self._may_propose():
@@ -228,7 +242,7 @@ class Controller:
             except BudgetExceeded as exc:
                 self.state.stop_reason = self.state.stop_reason or _dollars_spent(exc)
             except RepeatedFailure as exc:  # the failure memory has nothing left to change
-                self.state.stop_reason = self.state.stop_reason or str(exc)
+                self._stop_futile(str(exc))
             finally:
                 if not queued:
                     self.state.reserved -= 1

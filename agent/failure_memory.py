@@ -32,14 +32,26 @@ rung of that family's ladder is taken for the parent, in this order:
   prompt's "Already tried" section shows only a few): "propose something different from these".
 - parent: `Advice.other_parent`: the controller asks the strategy for another parent.
 
-A model's answer format is also judged over all parents: when, of its latest 6 answers in one
-format (`Program.proposal["answer_format"]`, set by the proposer), at least 2 and at least half
-did not apply, it is asked for the other format (unless that one fails the same way) from its
-next proposal on, whatever the parent ("model format" in `Advice.changes`). A model that cannot
-write SEARCH/REPLACE blocks half of the time so wastes two or three calls in a run, not a few per
-parent; a parent's own format rung then switches from there. A model with at least 2 duplicates
-among its latest 6 answers gets the long "Already tried" list for every parent
-(`Advice.tried_limit`, "model repeats" in `Advice.changes`), as the "different" rung gives one parent.
+A model's answer format is also judged over all parents, by replaying its answers in that format
+(`Program.proposal["answer_format"]`, set by the proposer) oldest first: the format is judged
+failing once at least one and at least half of its latest 6 did not apply (a single unapplied
+answer among its first two is enough), and trusted again once its latest 2 applied and fewer
+than half of its latest 6 did not. While the format the proposer asks for is judged failing (and
+the other is not), the model is asked for the other from its next proposal on, whatever the
+parent ("model format" in `Advice.changes`): a model that cannot write SEARCH/REPLACE blocks
+half of the time wastes about one call in a run, not a few per parent; a parent's own format
+rung then switches from there. So that one early failure of a model that rarely fails does not
+keep it in the other (often dearer) format for ever, the proposer's format is asked for once
+more (a probe, "format probe" in `Advice.changes`) when the model's answers in the other format
+that applied since its last answer in this one number 8 for each unapplied answer among this
+format's latest 6: probes that apply end the switch by the rule above (two in a row after a
+single unapplied answer), and each one that does not makes the next wait longer. With several
+proposals in flight, those that start before the first probe's outcome is recorded are probes
+too.
+
+A model with at least 2 duplicates among its latest 6 answers gets the long "Already tried" list
+for every parent (`Advice.tried_limit`, "model repeats" in `Advice.changes`), as the "different"
+rung gives one parent.
 
 When a family has no rung left, `Advice.stop` is one line saying what kept failing, for the
 families whose calls bought nothing (unapplied, duplicate, llm_error). Evaluated failures bought
@@ -67,8 +79,10 @@ __all__ = ["Advice", "EDIT_CLASSES", "FailureMemory", "RepeatedFailure", "edit_e
 MAX_SAME = 5  # the most failures of one kind in a row before something changes (issue 20)
 TEMPERATURE_STEP = 0.5
 _FORMATS = ("diff", "full")
-_RECENT = 6  # a model's latest answers, from any parent, that say what it tends to do
-_FEW = 2  # ... of which this many went wrong one way: a tendency (for a format: also at least half)
+_RECENT = 6  # a model's latest answers (in a format), from any parent, that say what it tends to do
+_FEW = 2  # ... of which this many were duplicates: a model that repeats itself
+_TRUSTED_AGAIN = 2  # answers in a row that applied, in a format judged failing, that end the judgement
+_PROBE_AFTER = 8  # answers applied in the other format, per unapplied one among the latest, before a probe
 _AVOIDED = 20  # duplicates listed under "different": all of the parent's recent ones
 TRIED_LIMIT, TRIED_LIMIT_DIFFERENT = 5, 20  # "Already tried" entries: as a rule, and under "different"
 _JUDGE_ERROR = "judge error:"  # agent/controller.py JUDGE_ERROR: the evaluator failed, not the program
@@ -250,12 +264,14 @@ class FailureMemory:
         ladder = self._replay(parent_id, entries, {m.name for m in models}, models[0], _other(current))
         model = next((m for m in models if m.name not in ladder.given_up), None) if ladder.given_up else None
         spec = model or models[0]
-        base = current
+        base, probe = current, False
         if self._format_fails(spec.name, current) and not self._format_fails(spec.name, _other(current)):
-            base = _other(current)
+            probe = self._probe_due(spec.name, current)
+            base = current if probe else _other(current)
         answer_format = _other(base) if "format" in ladder.taken else base
         repeats = "different" not in ladder.taken and self._repeats_itself(spec.name)
         changes = (*ladder.taken, *(["model format"] if base != current else []))
+        changes += ("format probe",) if probe and answer_format == current else ()
         changes += ("model repeats",) if repeats else ()
         if not changes and ladder.stop is None:
             return Advice()
@@ -290,10 +306,33 @@ class FailureMemory:
         return duplicates >= _FEW
 
     def _format_fails(self, model: str, answer_format: str) -> bool:
-        """Whether the model's recent answers in this format, from any parent, mostly did not apply."""
-        answers = sorted(self._answers.get((model, answer_format), {}).values(), key=lambda e: e.order)
-        failed = sum(1 for e in answers[-_RECENT:] if e.kind and e.kind.startswith("unapplied:"))
-        return failed >= _FEW and 2 * failed >= len(answers[-_RECENT:])
+        """Whether the model's answers in this format, from any parent, are judged not to apply
+        (module docstring): the judgement replayed over them, oldest first."""
+        answers = self._in_format(model, answer_format)
+        failing = False
+        for end in range(1, len(answers) + 1):
+            latest = answers[max(0, end - _RECENT) : end]
+            failed = sum(map(_unapplied, latest))
+            if failing:
+                failing = 2 * failed >= len(latest) or any(map(_unapplied, latest[-_TRUSTED_AGAIN:]))
+            else:
+                failing = failed >= 1 and 2 * failed >= len(latest)
+        return failing
+
+    def _probe_due(self, model: str, answer_format: str) -> bool:
+        """Whether a format judged failing is to be asked for once more: enough answers applied in
+        the other format since the model's last one in it (module docstring)."""
+        answers = self._in_format(model, answer_format)
+        if not answers:
+            return False
+        failed = sum(map(_unapplied, answers[-_RECENT:]))
+        last = answers[-1].order
+        others = self._answers.get((model, _other(answer_format)), {}).values()
+        applied = sum(1 for e in others if e.order > last and not _unapplied(e))
+        return applied >= _PROBE_AFTER * max(1, failed)
+
+    def _in_format(self, model: str, answer_format: str) -> list[_Entry]:
+        return sorted(self._answers.get((model, answer_format), {}).values(), key=lambda e: e.order)
 
     # --- the ladder ----------------------------------------------------------------------
 
@@ -360,6 +399,10 @@ class FailureMemory:
         base = model.temperature if model.temperature is not None else self._temperature
         shifted = max(0.0, base - TEMPERATURE_STEP) if direction == "cooler" else min(2.0, base + TEMPERATURE_STEP)
         return round(shifted, 3) if shifted != base else None
+
+
+def _unapplied(entry: _Entry) -> bool:
+    return bool(entry.kind) and entry.kind.startswith("unapplied:")
 
 
 def _other(answer_format: str) -> str:

@@ -9,8 +9,9 @@ session refuses leaves no run behind. The session holds the run's liveness lease
 How a session ends, in the store and for `agent evolve`:
 - `finished`: a budget was spent (exit code 0).
 - `stopped`: Ctrl-C or SIGTERM (agent/stopping.py); `RunOutcome.exit_code` is 130 or 143.
-- `failed`: `RunFailed` (the LLM, the evaluator, the sandbox or the store cannot be used); the
-  message is the run's notes and is raised again for the CLI (exit code 1).
+- `failed`: `RunFailed` (the LLM, the evaluator, the sandbox or the store cannot be used, or the
+  proposals stopped buying anything new to evaluate: agent/controller.py); the message is the
+  run's notes and is raised again for the CLI (exit code 1).
 - `crashed`: an exception of ours; its one-line cause is the run's notes, and `RunCrashed` is
   raised (exit code 1). A controller killed outright leaves `running` with a lease that goes
   stale, which every reader shows as `crashed`.
@@ -348,7 +349,11 @@ async def _main(controller: Controller, initial_source: str | None, on_stop) -> 
 
 
 def _stop_sandbox(evaluator: object) -> None:
-    """Kill evaluations still running (after Ctrl-C) so no candidate outlives the session."""
+    """Kill evaluations still running (after Ctrl-C) so no candidate outlives the session, and
+    jobs started ahead of their candidates (evaluators/kernel/priming.py)."""
+    stop_priming = getattr(evaluator, "stop_priming", None)
+    if stop_priming is not None:
+        stop_priming()
     sandbox = getattr(evaluator, "sandbox", None)
     cancel = getattr(sandbox, "cancel_all", None)
     if cancel is not None:

@@ -255,3 +255,38 @@ class KnowledgeEntry:
     wins: int = 0
     demoted: bool = False
     created_at: float = 0.0
+
+
+SUITE_PROBLEM_STATUSES = ("pending", "running", "finished", "cannot_run", "failed")
+"""pending: not started; running: its run was started (and may have been cut off: a resumed
+suite continues it); finished: its run ended (whether anything was correct is the run's);
+cannot_run: no run could be made for it here (the reference fails, it needs a GPU, the task
+could not be written): `reason` says why; failed: its run ended in an error (`reason`)."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named benchmark run: many problems, one budget each, one store (agent/suites).
+    `config` holds what `agent suite run` was given (paths, language, budget per problem,
+    parallel, model, strategy, share_knowledge): a resumed suite runs with the same."""
+
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """One problem of a suite and where it stands. `name` is unique within the suite (the
+    file's stem, or its folder's name for a task.yaml); `source` is the path given; `task_file`
+    the task.yaml that was run (made by the suite for a KernelBench file); `run_id` its run."""
+
+    suite: str
+    name: str
+    source: str
+    status: str = "pending"
+    task_file: str | None = None
+    run_id: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None

@@ -44,6 +44,7 @@ from archives.store_models import (
     prepare_schema,
 )
 from archives.store_learning import StoreLearning
+from archives.store_suites import StoreSuites
 from archives.store_queries import StoreQueries
 
 __all__ = [
@@ -79,7 +80,7 @@ def _check_status(status: str, allowed: frozenset[str], what: str) -> None:
         raise ValueError(f"unknown {what} status {status!r}; expected one of {sorted(allowed)}")
 
 
-class Store(StoreQueries, StoreLease, StoreLearning):
+class Store(StoreQueries, StoreLease, StoreLearning, StoreSuites):
     """Lineage store over any SQLAlchemy URL; see the module docstring.
 
     `create=False` (the CLI's readers) opens an existing store and creates nothing: a missing

@@ -1,6 +1,6 @@
 """The lineage store's schema: records, tables, and opening a database at this version.
 
-Schema version 4, documented for users in docs/schema.md. A version-1, -2 or -3 database is upgraded
+Schema version 5, documented for users in docs/schema.md. A version-1 to -4 database is upgraded
 in place when it is opened for writing (`_migrate`); a read-only opener refuses it until then.
 
 Times are unix seconds (float). JSON columns are TEXT: `runs.config` holds any JSON object;
@@ -11,7 +11,8 @@ that JSON cannot spell (NaN, +-inf) are written as the strings "NaN", "Infinity"
 others), `llm_calls.purpose` says who asked ("proposer", "target", "judge"; NULL: proposer).
 Version 4 adds what the learning proposer records (agent/learning): `programs.proposal` (JSON:
 how the proposer made the program), `llm_calls.role` and `llm_calls.reward`, and the tables
-`meta_prompts`, `plans` and `knowledge` (archives/store_learning.py).
+`meta_prompts`, `plans` and `knowledge` (archives/store_learning.py). Version 5 adds the tables
+`suites` and `suite_problems` (archives/store_suites.py: `agent suite`).
 
 Changing a table or the meaning of a column means a new `SCHEMA_VERSION` and a migration.
 """
@@ -35,7 +36,7 @@ from sqlalchemy.types import TypeDecorator
 from archives.lease import as_seen
 from archives.records import ExampleResult, LLMCall, Program
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -416,6 +417,7 @@ _MIGRATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "1": (("runs", "heartbeat_at", "FLOAT"), ("runs", "owner", "TEXT"), ("programs", "backend", "TEXT"), *_V3_COLUMNS),
     "2": _V3_COLUMNS,
     "3": _V4_COLUMNS,
+    "4": (),  # version 5 adds tables only (suites, suite_problems)
 }
 
 

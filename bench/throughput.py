@@ -1,7 +1,8 @@
 """How many honest candidates a minute the kernel judge gets through, and where the time goes.
 
     python bench/throughput.py [--n 40] [--workers 8] [--op softmax] [--budget-s S] [--device auto|cuda|cpu]
-                               [--out bench/results] [--no-compile-reference] [--inject-broken]
+                               [--out bench/results] [--no-compile-reference] [--no-profiler-warmup]
+                               [--priming on|off] [--inject-broken]
 
 N distinct honest candidates of one op of bench/ops (variants of its candidate.py: num_warps,
 BLOCK, exp or exp2, division or a reciprocal, num_stages; each source differs and all compute
@@ -119,7 +120,7 @@ def candidates_for(op: Op, n: int, inject_broken: bool) -> list[Candidate]:
 # ----- the task and the evaluator -------------------------------------------------------------
 
 def build_evaluator(op: Op, folder: Path, device: str, workers: int, ceilings: Path,
-                    compile_reference: bool = True) -> Any:
+                    compile_reference: bool = True, prime: bool | None = None) -> Any:
     """A KernelEvaluator for `op` with the process sandbox, configured as `agent evolve` with
     `evaluate.workers = workers` would build it (bench/kernels.py's task, at this script's shape)."""
     from agent.config import load_task
@@ -134,7 +135,7 @@ def build_evaluator(op: Op, folder: Path, device: str, workers: int, ceilings: P
         task["kernel"]["shape"], task["kernel"]["bytes"], task["kernel"]["flops"] = SHAPES[op.name]
     task["evaluate"]["workers"] = workers
     path.write_text(json.dumps(task, indent=2))
-    return KernelEvaluator(load_task(path), ProcessSandbox())
+    return KernelEvaluator(load_task(path), ProcessSandbox(), prime=prime)
 
 
 def row_of(candidate: Candidate, result: Any, started: float, finished: float, origin: float) -> dict[str, Any]:
@@ -281,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="cpu: Triton's interpreter at the op's tiny shape, no timing (to test this script)")
     parser.add_argument("--no-compile-reference", action="store_true",
                         help="do not time torch.compile of the reference (agent evolve does, once per run)")
+    parser.add_argument("--no-profiler-warmup", action="store_true",
+                        help="the candidate's process starts the profiler only for the kernels stage (as before "
+                             "evaluators/kernel/profiler_warmup.py), to measure what the warm-up saves")
+    parser.add_argument("--priming", choices=("on", "off"), default="off",
+                        help="start each candidate's job before the candidate exists (kernel.prime_jobs, "
+                             "evaluators/kernel/priming.py; off by default, as in agent evolve)")
     parser.add_argument("--inject-broken", action="store_true",
                         help="add one wrong candidate: it must be reported with its reason")
     args = parser.parse_args(argv)
@@ -309,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             if not measure_ceilings(ceilings):
                 notes.append("The device ceilings could not be measured beforehand: the first job measured them.")
         evaluator = build_evaluator(op, Path(tmp) / op.name, device, args.workers, ceilings,
-                                    compile_reference=not args.no_compile_reference)
+                                    compile_reference=not args.no_compile_reference,
+                                    prime=args.priming == "on")
+        if args.no_profiler_warmup:
+            evaluator.options["profiler_warmup"] = False
         shape = evaluator.options["shape"] or "the reference's own"
         print(f"{info['name']}: {len(candidates)} candidates of {op.name} at {shape}, {args.workers} at once...",
               flush=True)
@@ -319,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             rows, skipped, origin, end = run_all(evaluator, candidates, args.workers, args.budget_s)
         finally:
             sampler.stop()
+            evaluator.stop_priming()
     if device == "cuda" and not sampling:
         notes.append("nvidia-smi was not found: the GPU's utilization was not sampled.")
     if skipped:

@@ -1,13 +1,17 @@
 """What a run's LLM spend buys, for scripted misbehaving models (issue 20's measurement).
 
     python -m bench.waste --label before [--behaviours stubborn,repeater,half] [--evaluations 20]
-                          [--strategy pq] [--model openai/gpt-4o-mini] [--out bench/results/waste.md]
+                          [--summarizer on,off] [--strategy pq] [--model openai/gpt-4o-mini]
+                          [--out bench/results/waste.md]
 
 For each behaviour of tests/fakes/behaviours.py, `agent evolve` runs as a user runs it (its own
 process, a SQLite store) on a one-constant program task (the quadratic task of the end-to-end
 tests) against the fake OpenAI-compatible server over real HTTP. The model name is a priced one
 litellm knows, and the server reports token usage (about 4 characters a token of the actual
-request and answer), so every call costs what it would and a longer prompt costs more.
+request and answer), so every call costs what it would and a longer prompt costs more. Each
+behaviour runs once with the priority queue's summarizer as configured by default ("on") and
+once with it switched off (`search.pq.summarize_every: 0`, "off"): a summary call buys no
+evaluated program by definition, so the two rows say what the summarizer costs.
 
 Read back from the store, per behaviour:
 - *calls*, *dollars*: every LLM call of the run and their cost;
@@ -19,7 +23,11 @@ Read back from the store, per behaviour:
   skipped) that ended the same unevaluated way: the same status and, for apply_failed and
   failed calls, the same error head (its first line up to the second ": ", digits as #); every
   duplicate counts as one kind;
-- the calls by outcome, and the run's stop reason (the end-of-run summary's status line).
+- *format probes*: proposal calls that asked a model once more for the answer format it had been
+  moved away from ("format probe" in `programs.proposal["advice"]`, agent/failure_memory.py),
+  and how many of them did not apply (they are in the waste like any other);
+- the calls by outcome, and the run's end: the end-of-run summary's status line, or for a run
+  that failed (`agent evolve` exit code 1, e.g. nothing left to change) its stored status and notes.
 
 Results are kept per `--label` in bench/results/waste.json (a run replaces its label's rows and
 keeps the others), and waste.md shows every label, with a side-by-side table of the labels.
@@ -76,7 +84,7 @@ budget:
 search:
   strategy: {strategy}
   seed: 0
-llm:
+{summarizer}llm:
   concurrency: 1
 evaluate:
   workers: 1
@@ -99,6 +107,10 @@ class WasteRow:
     evaluations: int
     stop_reason: str
     seconds: float
+    summarizer: str = "on"  # "off": search.pq.summarize_every 0
+    probes: int = 0  # proposal calls that were format probes
+    probes_unapplied: int = 0  # ... whose edit did not apply
+    exit_code: int = 0  # of agent evolve
 
 
 def outcome_of(call, program) -> str:
@@ -137,12 +149,17 @@ def longest_failure(kinds: list[str | None]) -> tuple[int, str]:
     return best, best_kind
 
 
-def read_waste(url: str, behaviour: str, stop_reason: str, seconds: float) -> WasteRow:
-    """The row of the only run in the store at `url`."""
+def read_waste(url: str, behaviour: str, stop_reason: str | None, seconds: float, *, summarizer: str = "on",
+               exit_code: int = 0) -> WasteRow:
+    """The row of the only run in the store at `url`; `stop_reason` None: the run's stored status and notes."""
+    from archives.records import Status
     from archives.store import Store
 
     with Store(url) as store:
-        summary = store.list_runs()[0]
+        runs = store.list_runs()
+        if not runs:
+            raise LookupError(f"no run in {url}")
+        summary = runs[0]
         calls = store.llm_calls(summary.run.id)
         programs = {p.id: p for p in store.programs(summary.run.id)}
     pairs = [(c, programs.get(c.program_id)) for c in calls]
@@ -154,12 +171,22 @@ def read_waste(url: str, behaviour: str, stop_reason: str, seconds: float) -> Wa
     by_outcome: dict[str, int] = {}
     for o in outcomes:
         by_outcome[o] = by_outcome.get(o, 0) + 1
+    probes = [p for c, p in pairs if c.role != "summarize" and p is not None and is_probe(p)]
+    if stop_reason is None:
+        stop_reason = f"{summary.run.status}: {summary.run.notes or '-'}"
     return WasteRow(
         behaviour=behaviour, calls=len(calls), dollars=dollars,
         evaluated_share=bought / dollars if dollars else 0.0, longest_failure=streak,
         longest_failure_kind=kind, calls_by_outcome=dict(sorted(by_outcome.items())),
-        evaluations=summary.evaluated, stop_reason=stop_reason, seconds=seconds,
+        evaluations=summary.evaluated, stop_reason=stop_reason, seconds=seconds, summarizer=summarizer,
+        probes=len(probes), probes_unapplied=sum(p.status == Status.APPLY_FAILED for p in probes),
+        exit_code=exit_code,
     )  # fmt: skip
+
+
+def is_probe(program) -> bool:
+    """Whether the program's prompt asked for a format the model had been moved away from."""
+    return "format probe" in (program.proposal or {}).get("advice", ())
 
 
 def stop_reason_of(output: str) -> str:
@@ -169,9 +196,10 @@ def stop_reason_of(output: str) -> str:
 
 
 def run_behaviour(
-    behaviour: str, folder: Path, *, evaluations: int, strategy: str, model: str, timeout: float = 1800
+    behaviour: str, folder: Path, *, evaluations: int, strategy: str, model: str, summarizer: str = "on",
+    timeout: float = 1800,
 ) -> WasteRow:
-    """One `agent evolve` run with `behaviour` answering; its row."""
+    """One `agent evolve` run with `behaviour` answering (`summarizer` "off": none); its row."""
     from tests.fakes.behaviours import BEHAVIOURS
     from tests.fakes.openai_server import FakeOpenAIServer
 
@@ -179,7 +207,8 @@ def run_behaviour(
     (folder / "initial.py").write_text(PROGRAM)
     (folder / "evaluator.py").write_text(EVALUATOR)
     task = folder / "task.yaml"
-    task.write_text(TASK_YAML.format(behaviour=behaviour, evaluations=evaluations, strategy=strategy))
+    off = "  pq: {summarize_every: 0}\n" if summarizer == "off" else ""
+    task.write_text(TASK_YAML.format(behaviour=behaviour, evaluations=evaluations, strategy=strategy, summarizer=off))
     url = f"sqlite:///{folder / 'store.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "COLUMNS": "200"}
     started = time.monotonic()
@@ -191,9 +220,17 @@ def run_behaviour(
             cwd=folder, capture_output=True, text=True, env=env, timeout=timeout,
         )  # fmt: skip
     seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{behaviour}: agent evolve exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
-    return read_waste(url, behaviour, stop_reason_of(proc.stdout + proc.stderr), seconds)
+    error = RuntimeError(f"{behaviour}: agent evolve exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
+    if proc.returncode not in (0, 1):  # 1: the run failed, as one whose proposals stopped buying anything does
+        raise error
+    stop = stop_reason_of(proc.stdout + proc.stderr) if proc.returncode == 0 else None
+    try:
+        row = read_waste(url, behaviour, stop, seconds, summarizer=summarizer, exit_code=proc.returncode)
+    except LookupError:  # it failed before its run was created
+        raise error from None
+    if proc.returncode == 1 and not row.stop_reason.startswith("failed: "):
+        raise error
+    return row
 
 
 def merged(path: Path, label: str, rows: list[WasteRow], meta: dict) -> dict:
@@ -203,40 +240,57 @@ def merged(path: Path, label: str, rows: list[WasteRow], meta: dict) -> dict:
     return results
 
 
+def row_name(row: dict) -> str:
+    """A row's name in the tables: the behaviour, and whether the summarizer was off."""
+    return row["behaviour"] + (", summarizer off" if row.get("summarizer", "on") == "off" else "")
+
+
+def probes_cell(row: dict) -> str:
+    if "probes" not in row:  # measured before format probes existed
+        return "-"
+    return f"{row['probes']} ({row['probes_unapplied']} unapplied)" if row["probes"] else "0"
+
+
 def report(results: dict) -> str:
     out = ["# What the LLM spend buys, per scripted model behaviour (issue 20)", "",
            "`python -m bench.waste --label LABEL`: `agent evolve` against the fake OpenAI-compatible server, "
-           "one run per behaviour of tests/fakes/behaviours.py (what each reacts to is in its docstring). "
-           "*evaluated share*: share of dollars spent on calls whose program was evaluated; "
-           "*longest same failure*: proposal calls in the longest run that ended the same unevaluated way. "
+           "one run per behaviour of tests/fakes/behaviours.py (what each reacts to is in its docstring), with "
+           "the priority queue's summarizer on (the default) and, in the rows marked *summarizer off*, switched "
+           "off (`search.pq.summarize_every: 0`). "
+           "*evaluated share*: share of dollars spent on calls whose program was evaluated (a summary call is "
+           "never one); *longest same failure*: proposal calls in the longest run that ended the same "
+           "unevaluated way; *format probes*: calls that asked a model once more for the answer format it had "
+           "been moved away from, and how many of them did not apply. "
            "Issue 20's target: evaluated share >= 95% for `half`, longest same failure <= 5.", ""]  # fmt: skip
     labels = list(results)
     if len(labels) > 1:
         out += ["## Side by side", "",
                 "| behaviour | " + " | ".join(f"{lb}: {_SIDE_BY_SIDE}" for lb in labels) + " |",
                 "| --- |" + " --- |" * len(labels)]  # fmt: skip
-        behaviours = list(dict.fromkeys(r["behaviour"] for lb in labels for r in results[lb]["rows"]))
-        for b in behaviours:
+        names = list(dict.fromkeys(row_name(r) for lb in labels for r in results[lb]["rows"]))
+        for name in names:
             cells = []
             for lb in labels:
-                row = next((r for r in results[lb]["rows"] if r["behaviour"] == b), None)
+                row = next((r for r in results[lb]["rows"] if row_name(r) == name), None)
                 cells.append("-" if row is None else f"{row['calls']} / ${row['dollars']:.4f} / "
                              f"{row['evaluated_share']:.0%} / {row['longest_failure']}")
-            out.append(f"| {b} | " + " | ".join(cells) + " |")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
         out.append("")
     for lb in labels:
         entry = results[lb]
         out += [f"## {lb}", "",
                 f"`{entry['command']}` on {entry['tree']}, {entry['date']}; model {entry['model']}, "
                 f"strategy {entry['strategy']}, {entry['evaluations']} evaluations budget.", "",
-                "| behaviour | calls | dollars | evaluated share | longest same failure | calls by outcome "
-                "| evaluations | stop |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+                "| behaviour | calls | dollars | evaluated share | longest same failure | format probes "
+                "| calls by outcome | evaluations | stop |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
         for r in entry["rows"]:
             by = ", ".join(f"{k} {v}" for k, v in r["calls_by_outcome"].items())
             kind = f" ({r['longest_failure_kind']})" if r["longest_failure_kind"] else ""
-            out.append(f"| {r['behaviour']} | {r['calls']} | ${r['dollars']:.4f} | {r['evaluated_share']:.1%} | "
-                       f"{r['longest_failure']}{kind} | {by} | {r['evaluations']} | {r['stop_reason']} |")
+            code = f" (exit {r['exit_code']})" if r.get("exit_code") else ""
+            out.append(f"| {row_name(r)} | {r['calls']} | ${r['dollars']:.4f} | {r['evaluated_share']:.1%} | "
+                       f"{r['longest_failure']}{kind} | {probes_cell(r)} | {by} | {r['evaluations']} | "
+                       f"{r['stop_reason']}{code} |")
         out.append("")
     return "\n".join(out)
 
@@ -257,6 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", required=True, help='the name these results are kept under, e.g. "before"')
     parser.add_argument("--behaviours", default="stubborn,repeater,half")
     parser.add_argument("--evaluations", type=int, default=20, help="the evaluation budget of each run")
+    parser.add_argument("--summarizer", default="on,off", help="on (as configured by default), off, or both")
     parser.add_argument("--strategy", default="pq")
     parser.add_argument("--model", default="openai/gpt-4o-mini", help="a model litellm has a price for")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -267,13 +322,17 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [n for n in names if n not in BEHAVIOURS]
     if unknown:
         parser.error(f"--behaviours: unknown {', '.join(unknown)}; expected some of {', '.join(BEHAVIOURS)}")
+    summarizers = args.summarizer.split(",")
+    if not set(summarizers) <= {"on", "off"}:
+        parser.error(f"--summarizer: expected on, off or on,off, got {args.summarizer!r}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="waste-") as tmp:
         for name in names:
-            row = run_behaviour(name, Path(tmp) / name, evaluations=args.evaluations, strategy=args.strategy,
-                                model=args.model)
-            print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
-            rows.append(row)
+            for summarizer in summarizers:
+                row = run_behaviour(name, Path(tmp) / f"{name}-{summarizer}", evaluations=args.evaluations,
+                                    strategy=args.strategy, model=args.model, summarizer=summarizer)
+                print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
+                rows.append(row)
     command = "python -m bench.waste " + " ".join(argv if argv is not None else sys.argv[1:])
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     meta = {"command": command.strip(), "tree": tree_state(), "date": date,

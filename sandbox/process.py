@@ -53,6 +53,7 @@ from sandbox.base import SandboxJob, SandboxOutcome
 from sandbox.channel import ENV_VAR, MAX_RESULT_BYTES
 from sandbox.errors import SandboxError
 from sandbox.gpus import job_device
+from sandbox.started_job import StartedJob
 
 _INIT = str(Path(__file__).with_name("_jobinit.py"))
 _FLOOD_FACTOR = 50  # kill a job once it printed this many times its output cap
@@ -93,6 +94,12 @@ class ProcessSandbox:
             runs = list(self._active)
         for run in runs:
             run.cancel()
+
+    def start(self, job: SandboxJob) -> StartedJob:
+        """Start the job now; files delivered later appear, read-only, in the folder its
+        environment names (`StartedJob.deliver`, sandbox/started_job.py)."""
+        _check_job(job)
+        return StartedJob(self.run, job)
 
     def run(self, job: SandboxJob) -> SandboxOutcome:
         _check_job(job)

@@ -3,6 +3,7 @@
 - catalog.py: the stores read (given URLs, or every runs/*.db), opened read-only
 - data.py: what each API endpoint answers, as JSON-ready dicts
 - diffs.py: line diffs computed on the server
+- suites.py: the suites of `agent suite run`, as rows and as their reports (agent/suites)
 - app.py: the Starlette app (JSON API + the static page), with its security headers
 - page.py: the HTML page, served or inlined; report.py: the self-contained report
 - serve.py: uvicorn on 127.0.0.1 by default

@@ -101,6 +101,8 @@ def _routes(data: ViewData) -> list[Route]:
 
     api = {
         "/api/runs": lambda r: data.runs(),
+        "/api/suites": lambda r: data.suites(),
+        "/api/suites/{suite:path}": lambda r: data.suite(path(r, "suite")),
         "/api/runs/{run}": lambda r: data.run(path(r, "run")),
         "/api/runs/{run}/points": lambda r: data.points(path(r, "run")),
         "/api/runs/{run}/programs": programs,

@@ -20,6 +20,7 @@ from agent.viewer.diffs import line_diff
 from agent.viewer.examples import compare_examples
 from agent.viewer.proposer import program_proposal, run_proposer
 from agent.viewer.spend import run_spend_outcomes
+from agent.viewer.suites import suite_report, suite_rows
 from archives.records import Program, Status
 from archives.lease import as_seen
 from archives.store import RunInfo, Store, StoreDamaged, StoreError
@@ -315,6 +316,23 @@ class ViewData:
     def stages(self, ref: str) -> dict[str, Any]:
         store, run = self.catalog.find_run(ref)
         return self._cached(store, ("stages", run.id), lambda: {"stages": store.stage_times(run.id)})
+
+    # -- suites (agent suite run) ------------------------------------------------------------
+
+    def suites(self) -> list[dict[str, Any]]:
+        """Every suite of every store, newest first."""
+        rows = []
+        for store in self.catalog.stores():
+            rows += self._cached(store, ("suites",), lambda: suite_rows(store))
+        rows.sort(key=lambda r: r["created_at"], reverse=True)
+        return rows
+
+    def suite(self, name: str) -> dict[str, Any]:
+        """The report of the suite called `name` (the first store holding one)."""
+        for store in self.catalog.stores():
+            if store.find_suite(name) is not None:
+                return self._cached(store, ("suite", name), lambda: suite_report(store, name))
+        raise NotFound(f"no suite {name!r} in the store")
 
 
 def _as_of_now(row: dict[str, Any]) -> dict[str, Any]:

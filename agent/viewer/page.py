@@ -31,6 +31,7 @@ SCRIPTS = (
     "js/view_runs.js",
     "js/view_run.js",
     "js/view_program.js",
+    "js/view_suites.js",
     "js/app.js",
 )
 ICON = "icon.svg"
@@ -45,7 +46,7 @@ _SHELL = """<!doctype html>
 {styles}
 </head>
 <body>
-<header class="topbar"><a class="brand" href="#/">evoforge</a><span class="crumbs" id="crumbs"></span><span class="mode" id="mode">{mode}</span></header>
+<header class="topbar"><a class="brand" href="#/">evoforge</a><nav class="nav" id="nav"><a href="#/">Runs</a><a href="#/suites">Suites</a></nav><span class="crumbs" id="crumbs"></span><span class="mode" id="mode">{mode}</span></header>
 <main id="app"><p class="muted">Loading…</p></main>
 {data}{scripts}
 </body>

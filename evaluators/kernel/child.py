@@ -23,7 +23,8 @@ from evaluators.kernel.ipc import Pipe, ProtocolError
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH", "TORCH_CUDA_ARCH_LIST",
-             "CC", "CXX", "LD_LIBRARY_PATH", "NVIDIA_VISIBLE_DEVICES", "MAX_JOBS")
+             "CC", "CXX", "LD_LIBRARY_PATH", "NVIDIA_VISIBLE_DEVICES", "MAX_JOBS",
+             "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class _Output:

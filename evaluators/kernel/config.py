@@ -64,7 +64,14 @@ class KernelConfig(_Options):
     """Time budget of the adaptive timing loop per candidate."""
     target_rel_se: float = Field(0.002, gt=0, lt=1)
     """Repeat timed calls until the median's relative standard error is below this."""
+    prime_jobs: bool = False
+    """Start each candidate's job (its processes, imports, CUDA's and the profiler's start, the
+    reference) before the candidate exists, and hand it the candidate when it comes
+    (evaluators/kernel/priming.py): the start-up leaves the candidate's path, for twice the
+    processes. Off by default: on a 2-core CPU machine it was slower (the start-ups compete for
+    the cores); not yet measured on a GPU host (bench/throughput.py --priming on|off)."""
     compile_reference: bool = True
-    """Also time torch.compile of the reference (once per run) for speedup_vs_compile."""
+    """Also time torch.compile of the reference for speedup_vs_compile: once per problem and device,
+    kept for later runs in baselines.json beside the ceilings' cache (evaluators/kernel/baseline_cache.py)."""
     ceilings: Path | None = None
     """JSON file caching measured device ceilings; None: ~/.cache/evoforge/ceilings.json."""

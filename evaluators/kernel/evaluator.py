@@ -29,8 +29,9 @@ is free (its lock taken exclusively, then released), and if it happens again is 
 `evaluator_error` set. On CUDA each candidate's process gets a share of its GPU's memory
 (memory_share.py: 1 / the jobs that may share the GPU, at least 1/8).
 
-The reference's torch.compile time is measured once per evaluator, by one job at a time, and
-reused (speedup_vs_compile); device ceilings measured by a job are cached in a JSON file.
+The reference's torch.compile time is measured by one job at a time and reused (speedup_vs_compile):
+once per problem and device, as it is kept in a JSON file (baseline_cache.py) that later runs read
+when they start; device ceilings measured by a job are cached in a JSON file too.
 """
 
 from __future__ import annotations
@@ -42,19 +43,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archives.records import EvalResult, Program, StageResult, Status
 from evaluators.base import join_feedback, numbers_and_text, read_job, stages_from, syntax_failure
+from evaluators.kernel.baseline_cache import Baseline, BaselineCache, baseline_key, cache_path
+from evaluators.kernel.candidate_inbox import CANDIDATE
 from evaluators.kernel.compile_errors import BUILD_FAILED
 from evaluators.kernel.descriptors import KERNEL_DESCRIPTORS
 from evaluators.kernel.faults import is_judge_fault
 from evaluators.kernel.gpu_lock import GpuLock
-from evaluators.kernel.memory_share import MIN_SHARE, share_for
+from evaluators.kernel.memory_share import MIN_SHARE, OVER_SHARE, share_for
 from evaluators.kernel.own_share import own_share_for
+from evaluators.kernel.priming import WAIT_S as PRIME_WAIT_S
+from evaluators.kernel.priming import Primed, PrimedJobs
 from evaluators.scorers import Score, ScorerError
-from sandbox.base import Limits, Sandbox, SandboxJob
+from sandbox.base import Limits, Sandbox, SandboxError, SandboxJob
 from sandbox.gpus import gate_path, shared_slots, visible_gpus
 
 if TYPE_CHECKING:
@@ -68,7 +75,9 @@ class KernelEvaluator:
     """Evaluates candidates of a kernel task; `evaluate` is blocking and thread-safe."""
 
     def __init__(self, task: TaskConfig, sandbox: Sandbox, gpus: list[int] | None = None,
-                 scorer: Callable[[dict[str, float]], Score] | None = None) -> None:
+                 scorer: Callable[[dict[str, float]], Score] | None = None, prime: bool | None = None) -> None:
+        """`prime`: start each candidate's job before the candidate exists (priming.py); None: as
+        the task's `kernel.prime_jobs` says."""
         self._task = task
         self._sandbox = sandbox
         self._scorer = scorer  # a validated scorer (evaluators/scorers.py): it makes the fitness, if set
@@ -105,6 +114,16 @@ class KernelEvaluator:
         self._lock = threading.Lock()
         self._compile_ref_ms: float | None = None
         self._compile_ref_asked = False  # a job in flight measures it
+        self._baselines = BaselineCache(cache_path(self.options["ceilings_path"]))
+        self._baseline_key = baseline_key(self._reference, shape, gpus) if self.options["time"] else None
+        if self._baseline_key is not None and kc.compile_reference:  # measured by an earlier run on this device
+            cached = self._baselines.get(self._baseline_key)
+            self._compile_ref_ms = cached.compile_ms if cached is not None else None
+        # Primed jobs (priming.py), with a sandbox that can start a job before its candidate exists
+        # (the process backend).
+        prime = kc.prime_jobs if prime is None else prime
+        self._primed = PrimedJobs(cfg.workers, lambda p: self._release_compile_reference(p.options)) \
+            if prime and hasattr(sandbox, "start") else None
         self._ceilings: dict[str, Any] | None = None
         self._reference_work: dict[str, Any] | None = None  # the reference's bytes and FLOPs, from the first job
 
@@ -139,7 +158,27 @@ class KernelEvaluator:
         return EvalResult(**{**result.__dict__, "seconds": time.monotonic() - start})
 
     def _judged(self, source: str, label: str, gpu: int | None = None) -> tuple[EvalResult, int | None]:
-        """One sandbox job judging the candidate (on `gpu`, or the next GPU round robin)."""
+        """One sandbox job judging the candidate: a primed one when one waits (priming.py), else a
+        new one (on `gpu`, or the next GPU round robin)."""
+        primed = self._primed.take() if self._primed is not None and gpu is None else None
+        self._prime_next()  # it prepares while this candidate is judged
+        if primed is not None and primed.deliver(source):
+            options, gpu, outcome_of = primed.options, primed.gpu, primed.job.outcome
+        else:
+            if primed is not None:
+                self._primed.cancel(primed)
+            job, options, gpu = self._job(label, gpu, {CANDIDATE: source})
+            outcome_of = partial(self._sandbox.run, job)
+        try:
+            outcome = outcome_of()  # SandboxError / SandboxUnavailable: the sandbox's, not the candidate's
+            result = self._verdict(outcome)
+        finally:
+            self._release_compile_reference(options)
+        return EvalResult(**{**result.__dict__, "backend": outcome.backend or self._sandbox.name}), gpu
+
+    def _job(self, label: str, gpu: int | None, files: dict[str, str],
+             wait_s: float = 0.0) -> tuple[SandboxJob, dict[str, Any], int | None]:
+        """A job for the judge, its options and GPU; `wait_s` > 0: a primed job, its candidate to come."""
         options = self._job_options()
         if gpu is None and self._slots:
             gpu = self._slots.pick()
@@ -147,19 +186,39 @@ class KernelEvaluator:
         if gpu is not None:  # the judge shares the GPU for checks and holds it alone for timing (gpu_lock.py)
             options["gpu_lock"] = lock = self._slots.lock_path(gpu)
             read_paths = (*read_paths, lock, gate_path(lock))
-        env = {"PYTHONPATH": self._pythonpath, "EVOFORGE_KERNEL_SECRET": str(secrets.randbits(62))}
+        limits = self._limits
+        if wait_s > 0:
+            options["await_candidate_s"] = wait_s
+            limits = replace(limits, wall_seconds=limits.wall_seconds + wait_s)
+        env = {"PYTHONPATH": self._pythonpath, "EVOFORGE_KERNEL_SECRET": str(secrets.randbits(62)), **_THREAD_CAPS}
         argv = (sys.executable, "-m", "evaluators.kernel.harness", "--reference", self._reference,
-                "--candidate", "candidate.py", "--options", json.dumps(options))
-        job = SandboxJob(argv=argv, files={"candidate.py": source}, env=env, limits=self._limits, gpu=gpu, label=label,
-                         read_paths=read_paths)
+                "--candidate", CANDIDATE, "--options", json.dumps(options))
+        job = SandboxJob(argv=argv, files=files, env=env, limits=limits, gpu=gpu, label=label, read_paths=read_paths)
+        return job, options, gpu
+
+    def _prime_next(self) -> None:
+        """Start a job for a candidate to come, if the pool has room (priming.py)."""
+        if self._primed is None or not self._primed.wants_one():
+            return
+        job, options, gpu = self._job("primed", None, {}, PRIME_WAIT_S)
         try:
-            outcome = self._sandbox.run(job)  # SandboxError / SandboxUnavailable: the sandbox's, not the candidate's
-            result = self._verdict(outcome)
-        finally:
-            if options["compile_reference"]:
-                with self._lock:
-                    self._compile_ref_asked = False  # answered (cached by _remember) or not: another job may ask
-        return EvalResult(**{**result.__dict__, "backend": outcome.backend or self._sandbox.name}), gpu
+            started = self._sandbox.start(job)  # type: ignore[attr-defined]
+        except SandboxError:  # this job cannot start: candidates are judged by jobs of their own, as before
+            self._release_compile_reference(options)
+            return
+        self._primed.keep(Primed(started, options, gpu))
+
+    def _release_compile_reference(self, options: dict[str, Any]) -> None:
+        """A job asked for the reference's torch.compile time has ended (answered, cached by
+        _remember, or not): another job may be asked."""
+        if options["compile_reference"]:
+            with self._lock:
+                self._compile_ref_asked = False
+
+    def stop_priming(self) -> None:
+        """End the primed jobs still waiting for a candidate (the run is over)."""
+        if self._primed is not None:
+            self._primed.close()
 
     def _job_options(self) -> dict[str, Any]:
         """The judge's options for one job: the reference's torch.compile time is asked of one job at a time."""
@@ -214,6 +273,8 @@ class KernelEvaluator:
         with self._lock:
             if "compile_ref_ms" in metrics and self._compile_ref_ms is None:
                 self._compile_ref_ms = metrics["compile_ref_ms"]
+                if self._baseline_key is not None:
+                    self._baselines.put(self._baseline_key, Baseline(self._compile_ref_ms, metrics.get("reference_ms")))
             if self._compile_ref_ms is not None and "runtime_ms" in metrics and "compile_ref_ms" not in metrics:
                 metrics["compile_ref_ms"] = self._compile_ref_ms
                 metrics["speedup_vs_compile"] = self._compile_ref_ms / metrics["runtime_ms"]
@@ -233,6 +294,12 @@ class KernelEvaluator:
                 except ValueError:
                     pass
             text.pop("reference_work", None)
+
+
+_THREAD_CAPS = {name: str(max(1, min(4, os.cpu_count() or 1))) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+"""CPU threads per process of a kernel job (the judge's and the candidate's: child.py passes
+them on). torch otherwise starts a thread per core in each, and on a host of 64-128 cores two
+processes' threads pass the job's process limit (Limits.max_processes counts threads)."""
 
 
 def _store_ceilings(path: Path, ceilings: dict[str, Any]) -> None:
@@ -259,7 +326,7 @@ def _status_of(stage: StageResult) -> str:
         return Status.TIMEOUT
     if message.startswith(("the reference", "the candidate's process was killed", "the candidate's process exited")):
         return Status.ERROR
-    if stage.name == "compile":
+    if stage.name == "compile" and OVER_SHARE not in message:  # too much memory at import built fine: wrong
         return Status.BUILD_FAILED
     return Status.WRONG
 

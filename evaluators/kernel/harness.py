@@ -70,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     raw = json.loads(args.options)
     raw.pop("seed", None)
     options = JudgeOptions(**raw, seed=secret)
-    payload = judge(args.reference, args.candidate, options)
+    candidate = args.candidate
+    if options.await_candidate_s > 0:  # a primed job: the candidate arrives later, in the inbox
+        from evaluators.kernel.candidate_inbox import candidate_path
+
+        candidate = candidate_path()
+    payload = judge(args.reference, candidate, options)
     try:
         channel.send(payload)
     except ChannelError:

@@ -81,6 +81,8 @@ class JudgeOptions:
     reference_drift: float = 0.10  # beside the candidate this much slower than alone: the time alone counts
     memory_share: float | None = None  # CUDA: the share of GPU memory the candidate's process may hold (memory_share.py)
     min_own_share: float = DEFAULT_MIN_OWN_SHARE  # CUDA: the least share of one forward's GPU time in the candidate's own kernels (own_share.py)
+    await_candidate_s: float = 0.0  # > 0: a primed job (priming.py): prepare, then wait this long for the candidate
+    profiler_warmup: bool = True  # CUDA: start the profiler in the background before the candidate runs (profiler_warmup.py)
     python: str = sys.executable
 
 

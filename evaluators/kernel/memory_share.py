@@ -18,6 +18,7 @@ from typing import Any
 
 MIN_SHARE = 0.125  # never less than an eighth of the GPU, however many jobs share it
 JUDGE_SIDE_OOM = "the GPU ran out of memory while the candidate held"  # evaluators/kernel/faults.py
+OVER_SHARE = "the candidate used more than its share of GPU memory"  # the candidate's: wrong, even at import
 _TRIED = re.compile(r"Tried to allocate ([\d.]+) (GiB|MiB|KiB|B|bytes)")
 _UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1, "bytes": 1}
 
@@ -62,6 +63,6 @@ def blame(held: float, tried: float, limit: float) -> str:
     gib = 2**30
     if held + tried > limit:
         used = (held + tried) / gib
-        return f"the candidate used more than its share of GPU memory ({used:.3g} GiB of {limit / gib:.3g} GiB)"
+        return f"{OVER_SHARE} ({used:.3g} GiB of {limit / gib:.3g} GiB)"
     return (f"{JUDGE_SIDE_OOM} {held / gib:.3g} GiB, within its share of {limit / gib:.3g} GiB "
             "(other processes used the rest)")

@@ -8,13 +8,15 @@ candidate files, the device, the language and two pipe descriptors. In order it:
 
 1. imports torch (and triton), the judge's helpers and the reference, and captures what the
    candidate must not change (guards.Snapshot);
-2. imports the candidate (CUDA sources build here; compile-only on a CPU machine) and sends
+2. imports the candidate (in a primed job, once it has arrived: candidate_inbox.py; CUDA
+   sources build here; compile-only on a CPU machine) and sends
    {"op": "loaded", ...} with the time it took and anything the import tampered with;
 3. answers commands until told to exit: "warmup" (first call: Triton compiles here),
    "trial" (one correctness trial: fresh weights and inputs from the given seeds, allocator
    poisoned, structural checks; the outputs go back to the judge, which alone holds the
    reference answer), "time" (timing.measure of reference and candidate, interleaved) and
-   "launches" (kernel names of one forward, from the profiler; GPU only).
+   "launches" (kernel names of one forward, from the profiler; GPU only: the profiler was
+   started before the candidate was imported, profiler_warmup.py).
 
 Every reply carries "tamper": the guard's findings after the command. Failures of candidate
 code become {"ok": false, "error": one line, "log": traceback}; this process never decides a
@@ -86,6 +88,16 @@ class Runner:
             self._explain_oom = memory_share.explain  # taken before the candidate is imported
             timing.capture_cuda()
             memory_share.apply(torch, self.memory_share)  # before the candidate runs: its share of the GPU
+        self.profiler_warmup_s: float | None = None
+        if self.device == "cuda" and config.get("profiler_warmup", True):
+            from evaluators.kernel.profiler_warmup import warm_up_profiler
+
+            self.profiler_warmup_s, _ = warm_up_profiler(torch)  # so the kernels stage does not pay it
+        self._await = None  # a primed job's candidate arrives after this process started (candidate_inbox.py)
+        if config.get("await_candidate_s"):
+            from evaluators.kernel.candidate_inbox import wait_for
+
+            self._await = wait_for
         self.snapshot = guards.Snapshot.take()
         self.candidate: ModuleType | None = None
         self.models: dict[tuple[int, str], tuple[Any, Any]] = {}
@@ -102,6 +114,8 @@ class Runner:
         return self.snapshot.changes(allow_threads=bool(self.config.get("allow_threads")))
 
     def load_candidate(self) -> dict[str, Any]:
+        if self._await is not None and not self._await(self.config["candidate"], self.config["await_candidate_s"]):
+            return {"ok": False, "error": "no candidate arrived", "seconds": 0.0}
         start = _perf_counter()
         try:
             self.candidate = _load(self.config["candidate"], "evoforge_candidate")
@@ -251,6 +265,8 @@ class Runner:
                 times: dict[str, float] = {}
                 for e in device[1:]:
                     times[e.name] = times.get(e.name, 0.0) + float(e.time_range.end - e.time_range.start)
+                if self.profiler_warmup_s is not None:
+                    reply["profiler_warmup_s"] = self.profiler_warmup_s  # spent at the process's start
                 reply.update(kernels=kernels[:200], launches=len(kernels),
                              kernel_times=sorted(times.items(), key=lambda item: -item[1])[:200],
                              side_streams=streams_besides_first([e.device_resource_id for e in device]))

@@ -7,9 +7,12 @@ import random
 import threading
 import time
 
+import pytest
+
 from agent.config import SearchConfig
 from agent.controller import Controller
-from agent.proposers import BudgetExceeded, Proposal
+from agent.failures import RunFailed
+from agent.proposers import BudgetExceeded, Proposal, RepeatedFailure
 from archives.map_elites import MapElites
 from archives.records import EvalResult, Status
 from archives.store import Store
@@ -101,11 +104,50 @@ def test_failed_edits_are_stored_and_shown_to_the_next_proposal_for_that_parent(
     assert proposer.previous_errors[1] == (failed[0].error,)
 
 
-def test_a_run_of_fruitless_proposals_stops_the_loop(tmp_path):
+def test_a_run_of_fruitless_proposals_fails_the_run_with_one_line(tmp_path):
     proposer = ScriptedProposer([None] * 100)
-    store, run, reason = run_loop(tmp_path, proposer, CountingEvaluator(), budget=10, workers=1)
-    assert reason.startswith("stopped: the last 40 proposals")
-    assert store.run_summary(run.id).evaluated == 1
+    with pytest.raises(RunFailed, match=r"^stopped: the last 40 proposals gave nothing new to evaluate$"):
+        run_loop(tmp_path, proposer, CountingEvaluator(), budget=10, workers=1)
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        run = store.list_runs()[0].run
+        assert store.run_summary(run.id).evaluated == 1
+        assert len(store.programs(run.id, [Status.APPLY_FAILED])) == 40
+
+
+def test_the_tuner_alone_running_out_of_values_ends_the_run_without_failing_it(tmp_path):
+    """No LLM, nothing paid: a tuner that has nothing untried left has searched its space."""
+    from agent.config import Tunable
+    from agent.proposers import TunerProposer
+    from agent.tuner import Tuner
+
+    tuner = TunerProposer(Tuner({"X": Tunable(choices=(0.0, 1.0))}, random.Random(0)))
+    store, run, reason = run_loop(tmp_path, tuner, CountingEvaluator(), budget=10, workers=1)
+    assert reason == "stopped: the tuner found nothing untried in its last 40 proposals"
+    assert store.run_summary(run.id).evaluated == 2
+
+
+GIVING_UP = "stopped: 5 proposals in a row for program ab12cd34 ended in build failures"
+
+
+class GivingUpProposer(ScriptedProposer):
+    """Proposes `good` children, then says the failure memory has nothing left to change."""
+
+    def __init__(self, good):
+        super().__init__([])
+        self._good = good
+
+    async def propose(self, request, previous_errors=()):
+        if self._count >= self._good:
+            raise RepeatedFailure(GIVING_UP)
+        return await super().propose(request, previous_errors)
+
+
+def test_a_failure_memory_with_nothing_left_to_change_fails_the_run_after_the_queued_evaluations(tmp_path):
+    evaluator = CountingEvaluator(delay=0.2)
+    with pytest.raises(RunFailed) as failed:
+        run_loop(tmp_path, GivingUpProposer(3), evaluator, budget=20, workers=1)
+    assert str(failed.value) == GIVING_UP
+    assert len(evaluator.calls) == 4  # the initial program and the three children proposed before the stop
 
 
 def test_dollar_budget_stops_proposals(tmp_path):

@@ -99,11 +99,14 @@ def test_an_llm_refusing_the_key_stops_the_run_with_run_failed(tmp_path):
     assert not store.programs(run.id, [Status.PENDING])
 
 
-def test_transient_llm_failures_do_not_stop_the_run(tmp_path):
+def test_transient_llm_failures_do_not_stop_the_run_as_an_unusable_llm(tmp_path):
+    """Timeouts are retried, not an external cause that stops the run at once; only the
+    fruitless guard ends it, after 40 proposals that gave nothing to evaluate."""
     proposer = RefusedProposer(kind=Kind.TIMEOUT)
     _, run, controller = make_controller(tmp_path, proposer, workers=1)
     proposer.run_id = run.id
-    assert run_controller(controller).startswith("stopped: the last 40 proposals")
+    with pytest.raises(RunFailed, match=r"^stopped: the last 40 proposals gave nothing new to evaluate$"):
+        run_controller(controller)
 
 
 class PaidThenBroke:

@@ -273,21 +273,68 @@ def test_avoids_says_whether_the_last_advice_asked_for_another_parent_brought_up
     assert not memory.avoids(PARENT.id)
 
 
-def test_a_model_whose_diffs_mostly_fail_is_asked_for_whole_programs_from_every_parent():
+MISMATCH = "the edit did not apply: SEARCH/REPLACE block 1 did not apply: its SEARCH part is not in the program."
+
+
+def answered(memory: FailureMemory, answer_format: str, applied: bool, times: int = 1) -> None:
+    """Record `times` answers of model a in `answer_format`, each from a parent of its own."""
+    for _ in range(times):
+        parent = Program(id=f"p{next(_ids)}", run_id="r", source=PARENT_SOURCE)
+        status, error = (Status.PENDING, None) if applied else (Status.APPLY_FAILED, MISMATCH)
+        memory.record(child(status, error=error, parent=parent, answer_format=answer_format))
+
+
+def test_a_model_whose_diffs_fail_half_of_the_time_is_asked_for_whole_programs_from_every_parent():
     memory = FailureMemory()
-    others = [Program(id=f"other{k}", run_id="r", source=PARENT_SOURCE) for k in range(4)]
-    memory.record(child(Status.PENDING, error=None, parent=others[0], answer_format="diff"))
-    memory.record(child(parent=others[1], answer_format="diff", error="the edit did not apply: SEARCH/REPLACE block "
-                        "1 did not apply: its SEARCH part is not in the program."))  # fmt: skip
-    memory.record(child(Status.CORRECT, error=None, parent=others[2], answer_format="diff"))
-    assert memory.advise(PARENT, (A, B), "diff") == Advice()  # one failure in three: diffs work
-    memory.record(child(parent=others[3], answer_format="diff"))
-    advice = memory.advise(PARENT, (A, B), "diff")  # two of four, on four other parents
+    answered(memory, "diff", applied=True)
+    assert memory.advise(PARENT, (A, B), "diff") == Advice()
+    answered(memory, "diff", applied=False)
+    advice = memory.advise(PARENT, (A, B), "diff")  # one of two, from two other parents
     assert advice.answer_format == "full" and advice.changes == ("model format",) and advice.notes == ()
     assert memory.advise(PARENT, (B, A), "diff") == Advice()  # the other model's diffs are not in question
     assert memory.advise(PARENT, (A,), "full") == Advice()  # already asked for whole programs
     fail(memory, 2, answer_format="full")  # whole programs fail as often: no format is better
     assert memory.advise(Program(id="new", run_id="r", source=""), (A,), "diff") == Advice()
+
+
+def test_a_first_answer_that_did_not_apply_switches_the_format_and_a_later_one_does_not():
+    memory = FailureMemory()
+    answered(memory, "diff", applied=False)
+    assert memory.advise(PARENT, (A,), "diff").answer_format == "full"
+    reliable = FailureMemory()
+    answered(reliable, "diff", applied=True, times=2)
+    answered(reliable, "diff", applied=False)
+    assert reliable.advise(PARENT, (A,), "diff") == Advice()  # one of three
+    answered(reliable, "diff", applied=False)
+    assert reliable.advise(PARENT, (A,), "diff").answer_format == "full"  # two of four
+
+
+def test_the_proposers_format_is_probed_again_and_trusted_after_two_probes_that_apply():
+    memory = FailureMemory()
+    answered(memory, "diff", applied=False)
+    answered(memory, "full", applied=True, times=7)
+    assert memory.advise(PARENT, (A,), "diff").changes == ("model format",)
+    answered(memory, "full", applied=True)
+    probe = memory.advise(PARENT, (A,), "diff")  # 8 whole programs applied since the diff that did not
+    assert probe.answer_format is None and probe.changes == ("format probe",)
+    answered(memory, "diff", applied=True)
+    assert memory.advise(PARENT, (A,), "diff").changes == ("model format",)  # one of two still did not apply
+    answered(memory, "full", applied=True, times=8)
+    assert memory.advise(PARENT, (A,), "diff").changes == ("format probe",)
+    answered(memory, "diff", applied=True)
+    assert memory.advise(PARENT, (A,), "diff") == Advice()  # two probes in a row applied: diffs again
+
+
+def test_each_probe_that_does_not_apply_makes_the_next_wait_longer():
+    memory = FailureMemory()
+    answered(memory, "diff", applied=False)
+    answered(memory, "full", applied=True, times=8)
+    assert memory.advise(PARENT, (A,), "diff").changes == ("format probe",)
+    answered(memory, "diff", applied=False)
+    answered(memory, "full", applied=True, times=15)
+    assert memory.advise(PARENT, (A,), "diff").changes == ("model format",)
+    answered(memory, "full", applied=True)
+    assert memory.advise(PARENT, (A,), "diff").changes == ("format probe",)  # 8 for each of the two failures
 
 
 def test_a_model_that_repeats_itself_gets_the_long_already_tried_list_for_every_parent():

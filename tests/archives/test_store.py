@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archives.records import EvalResult, LLMCall, Program, source_hash, StageResult, Status
+from archives.records import EvalResult, LLMCall, Program, source_hash, StageResult, Status, Suite, SuiteProblem
 from archives.store import RunInfo, RunSummary, StageRecord, Store, StoreError
 
 
@@ -412,7 +412,7 @@ def test_other_schema_version_is_refused_with_how_to_proceed(db_url: str, tmp_pa
     Store(db_url).close()
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
         raw.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 999.*reads version 4.*new database"):
+    with pytest.raises(StoreError, match="schema version 999.*reads version 5.*new database"):
         Store(db_url)
 
 
@@ -420,8 +420,17 @@ _V4_COLUMNS = (("programs", "proposal"), ("llm_calls", "role"), ("llm_calls", "r
 _V4_TABLES = ("meta_prompts", "plans", "knowledge")
 
 
+def _downgrade_to_version_4(path: Path) -> None:
+    """Rebuild the store file as schema version 4 wrote it: without the suites."""
+    with sqlite3.connect(path) as raw:
+        for table in ("suite_problems", "suites"):
+            raw.execute(f"DROP TABLE {table}")
+        raw.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+
+
 def _downgrade_to_version_3(path: Path) -> None:
     """Rebuild the store file as schema version 3 wrote it: without the learning proposer's records."""
+    _downgrade_to_version_4(path)
     with sqlite3.connect(path) as raw:
         for table, column in _V4_COLUMNS:
             raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
@@ -440,6 +449,29 @@ def _downgrade_to_version_1(path: Path) -> None:
         raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
 
 
+def test_version_4_store_is_upgraded_in_place_with_the_suites(db_url: str, tmp_path: Path) -> None:
+    with Store(db_url) as store:
+        run = store.create_run("t", "t.yaml", "pq", 0, {})
+    _downgrade_to_version_4(tmp_path / "lineage.db")
+    with pytest.raises(StoreError, match="schema version 4.*open it once for writing"):
+        Store(db_url, read_only=True)
+    with Store(db_url) as store:
+        assert store.get_run(run.id).task_name == "t" and store.suites() == []
+        store.add_suite(Suite("level1", {"language": "triton"}))
+        store.put_suite_problem(SuiteProblem("level1", "19_ReLU", "kb/19_ReLU.py", run_id=run.id, status="running"))
+        store.put_suite_problem(SuiteProblem("level1", "19_ReLU", "kb/19_ReLU.py", run_id=run.id, status="finished"))
+        store.put_suite_problem(SuiteProblem("level1", "1_Conv", "kb/1_Conv.py", status="cannot_run", reason="no GPU"))
+        assert [s.name for s in store.suites()] == ["level1"] and store.find_suite("level1").config == {"language": "triton"}
+        assert store.find_suite("level2") is None
+        assert [(p.name, p.status) for p in store.suite_problems("level1")] == [("19_ReLU", "finished"), ("1_Conv", "cannot_run")]
+        with pytest.raises(StoreError):
+            store.add_suite(Suite("level1"))
+        with pytest.raises(ValueError, match="unknown suite problem status"):
+            store.put_suite_problem(SuiteProblem("level1", "x", "x.py", status="done"))
+    with sqlite3.connect(tmp_path / "lineage.db") as raw:
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+
+
 def test_version_3_store_is_upgraded_in_place_with_the_learning_records(db_url: str, tmp_path: Path) -> None:
     with Store(db_url) as store:
         run = store.create_run("t", "t.yaml", "pq", 0, {})
@@ -453,7 +485,7 @@ def test_version_3_store_is_upgraded_in_place_with_the_learning_records(db_url: 
         store.add_program(Program(id="p2", run_id=run.id, source="x = 2", parent_id="p1", proposal={"role": "fix"}))
         assert store.get_program("p2").proposal == {"role": "fix"}
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
 
 
 def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(db_url: str, tmp_path: Path) -> None:
@@ -467,7 +499,7 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_runs(db_url: str, tm
         assert store.get_run(run.id).task_name == "t"
         assert store.get_program("p1").backend is None
     with sqlite3.connect(tmp_path / "lineage.db") as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
     Store(db_url, read_only=True).close()
 
 

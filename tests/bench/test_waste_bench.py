@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
-from archives.records import Status
+from archives.records import EvalResult, LLMCall, Program, Status
 from archives.store import Store
-from bench.waste import WasteRow, longest_failure, merged, report, run_behaviour
+from bench.waste import WasteRow, longest_failure, merged, read_waste, report, run_behaviour
 from tests.fakes.behaviours import NOTHING_NEW, UNUSABLE_SEARCH, Half, Repeater, Stubborn
 
 SOURCE = '# EVOLVE-BLOCK-START\nX = -4.0\n# EVOLVE-BLOCK-END\n\nif __name__ == "__main__":\n    print(X)\n'
@@ -45,6 +46,35 @@ def test_the_half_behaviours_run_is_read_back_as_the_store_holds_it(tmp_path):
     assert row.calls_by_outcome["apply_failed"] == sum(p.status == Status.APPLY_FAILED for p in programs) >= 1
     assert row.longest_failure >= 1 and row.longest_failure_kind.startswith("apply_failed: the edit did not apply")
     assert row.stop_reason == "finished: budget: evaluations"
+
+
+def test_a_run_without_the_summarizer_has_no_summary_calls_and_counts_its_format_probe(tmp_path):
+    row = run_behaviour("stubborn", tmp_path / "stubborn", evaluations=12, strategy="pq", model="openai/gpt-4o-mini",
+                        summarizer="off")  # fmt: skip
+    assert row.summarizer == "off" and "summary" not in row.calls_by_outcome
+    # Its first SEARCH/REPLACE answer, then whole programs; after 8 of them one probe, which fails again.
+    assert row.calls_by_outcome["apply_failed"] == 2 and row.probes == 1 and row.probes_unapplied == 1
+    text = report({"after": {"command": "c", "tree": "t", "date": "d", "model": "m", "strategy": "pq",
+                             "evaluations": 12, "rows": [asdict(row)]}})  # fmt: skip
+    assert "| stubborn, summarizer off | " in text and " | 1 (1 unapplied) | " in text
+
+
+def test_a_failed_run_is_read_back_with_its_stored_status_and_notes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with Store(url) as store:
+        run = store.create_run("t", "t.yaml", "pq", 0, {})
+        parent = store.add_program(Program(id="p" * 10, run_id=run.id, source="X = 1\n", proposer="initial"))
+        store.finish_program(parent.id, EvalResult(Status.CORRECT, fitness=1.0))
+        child = store.add_program(Program(id="c" * 10, run_id=run.id, source="", parent_id=parent.id,
+                                          status=Status.APPLY_FAILED, error="the edit did not apply: x"))  # fmt: skip
+        store.add_llm_call(LLMCall(id="call1", run_id=run.id, model="m", prompt="[]", cost=0.01, program_id=child.id))
+        store.set_run_status(run.id, "failed", "stopped: 5 proposals in a row for program pppppppp ended ...")
+    row = read_waste(url, "stubborn", None, 1.0, exit_code=1)
+    assert row.stop_reason == "failed: stopped: 5 proposals in a row for program pppppppp ended ..."
+    assert row.calls_by_outcome == {"apply_failed": 1} and row.evaluated_share == 0.0 and row.exit_code == 1
+    text = report({"l": {"command": "c", "tree": "t", "date": "d", "model": "m", "strategy": "pq",
+                         "evaluations": 3, "rows": [asdict(row)]}})  # fmt: skip
+    assert "| failed: stopped: 5 proposals in a row for program pppppppp ended ... (exit 1) |" in text
 
 
 def test_longest_failure_counts_the_longest_run_of_one_kind():

@@ -89,6 +89,16 @@ def test_the_candidates_own_failure_is_judged_once():
     assert result.status == Status.WRONG and not result.evaluator_error and len(sandbox.jobs) == 1
 
 
+def test_more_memory_than_its_share_at_import_is_a_wrong_candidate_not_a_failed_build():
+    over = blame(9 * 2**30, 2 * 2**30, 10 * 2**30)
+    sandbox = _TimedSandbox(_outcome([("policy", True, ""), ("compile", False, over)]),
+                            _outcome([("policy", True, ""), ("compile", False, "error: expected ';' (line 3)")]))
+    evaluator, _ = _evaluator(device="cuda", sandbox=sandbox)
+    hog = evaluator.evaluate("X = 1\n", label="hog")
+    assert hog.status == Status.WRONG and not hog.evaluator_error and "more than its share" in hog.error
+    assert evaluator.evaluate("X = 2\n", label="typo").status == Status.BUILD_FAILED
+
+
 def test_each_candidate_gets_a_share_of_the_gpu_by_the_jobs_that_share_it():
     assert share_for(1) is None
     assert share_for(4) == 0.25

@@ -29,10 +29,12 @@ def test_evolve_finds_a_prompt_that_beats_the_initial_one_on_the_test_split(tmp_
     folder = tmp_path / task.name
     shutil.copytree(task, folder)
     url = f"sqlite:///{tmp_path / 'store.db'}"
+    # Two evaluations: the initial prompt and the proposer's only answer (asked for more, it could
+    # only repeat that answer, and a run that stops finding anything new to evaluate fails).
     with target_server() as target, FakeOpenAIServer([Reply(f"A clearer prompt.\n\n```text\n{better}\n```\n")]) as llm:
         monkeypatch.setenv("EVOFORGE_PROMPT_TARGET_API_BASE", target.url)
         proc = run_agent("evolve", str(folder / "task.yaml"), "--model", "openai/fake-proposer", "--api-base", llm.url,
-                         "--store", url, "--evaluations", "4", cwd=tmp_path)  # fmt: skip
+                         "--store", url, "--evaluations", "2", cwd=tmp_path)  # fmt: skip
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "EVOFORGE_PROMPT_TARGET_API_BASE" in output  # the run says where the target model went

@@ -42,4 +42,4 @@ def test_a_version_2_store_gets_the_new_columns_when_opened_for_writing(tmp_path
         assert store.get_program("p1").examples == {}
         assert store.llm_calls(run.id)[0].purpose == "proposer"
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)

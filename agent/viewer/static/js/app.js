@@ -1,4 +1,4 @@
-/* The router: #/ (runs), #/run/RUN, #/run/RUN/program/PROGRAM[/TAB]. */
+/* The router: #/ (runs), #/run/RUN, #/run/RUN/program/PROGRAM[/TAB], #/suites, #/suite/NAME. */
 (function () {
   "use strict";
   const EF = window.EF;
@@ -26,6 +26,8 @@
     try {
       if (parts[0] === "run" && parts.length >= 4 && parts[2] === "program") await EF.views.program(box, mine, parts[1], parts[3], parts[4]);
       else if (parts[0] === "run" && parts.length >= 2) await EF.views.run(box, mine, parts[1]);
+      else if (parts[0] === "suites") await EF.views.suites(box, mine);
+      else if (parts[0] === "suite" && parts.length >= 2) await EF.views.suite(box, mine, parts[1]);
       else await EF.views.runs(box, mine);
     } catch (e) {
       if (!mine.alive) return;
@@ -34,6 +36,7 @@
     }
   };
 
+  document.getElementById("nav").hidden = !!EF.REPORT; // a report holds one run, no suites
   document.getElementById("mode").textContent = EF.REPORT ? `report · ${EF.fmt.time(EF.REPORT.generated_at)}` : "live";
   window.addEventListener("hashchange", EF.route);
   EF.route();

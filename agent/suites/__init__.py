@@ -1,0 +1,1 @@
+"""Suites: run evoforge over a whole benchmark and report the table papers print."""
