@@ -68,6 +68,11 @@ def run(paths: tuple[Path, ...], name: str | None, store_url: str | None, dir_: 
         else:
             settings = resumed_settings(name, stored.config, paths, options)
         collected = collect(tuple(Path(p) for p in settings.paths))
+        if settings.model is None and any(p.kernelbench for p in collected.problems):
+            from agent.config import ConfigError
+
+            raise ConfigError("the tasks made from KernelBench files name no LLM to write their kernels: pass "
+                              "--model (and --api-base for an OpenAI-compatible server)")
         if stored is None:
             stored = store.add_suite(Suite(name, settings.to_config()))
         echo = (lambda line: None) if quiet else (lambda line: click.echo(line))
@@ -109,11 +114,9 @@ def _check_strategy(name: str) -> None:
 
 
 def _print_table(store, name: str) -> None:
-    try:
-        from agent.suites.render import render_terminal
-        from agent.suites.report import build_report
-    except ImportError:  # the report's modules are not there (yet): the progress lines said it all
-        return
+    from agent.suites.render import render_terminal
+    from agent.suites.report import build_report
+
     click.echo(render_terminal(build_report(store, name)).rstrip("\n"))
 
 

@@ -310,6 +310,15 @@ def test_two_problems_with_one_name_are_one_line(tmp_path):
     assert str(tmp_path / "a" / "relu.py") in done.stderr and str(tmp_path / "b" / "relu.py") in done.stderr
 
 
+def test_kernelbench_problems_without_a_model_are_one_line_before_anything_runs(tmp_path):
+    (tmp_path / "kb").mkdir()
+    shutil.copy(PROBLEMS / "relu.py", tmp_path / "kb")
+    done = suite_run("kb", "--store", f"sqlite:///{tmp_path / 'suites.db'}", cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "pass --model" in done.stderr
+    assert not (tmp_path / "suites").exists()
+
+
 def test_parallel_two_runs_two_problems_at_once(level):
     *_, together = level
     assert together  # relu's and scale_shift's evolves had requests in flight at the same time
