@@ -60,6 +60,7 @@ def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **ov
     from agent.session import RunCrashed
     from agent.session import evolve as run_evolve
     from agent.stopping import Interrupted, Stops
+    from archives.store import shown_url
 
     with Stops() as stops:
         task = load_task(task_file, overrides)
@@ -87,9 +88,10 @@ def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **ov
         if outcome.report:  # the evaluator's own (e.g. a prompt task's held-out test scores)
             console.print(outcome.report, markup=False, highlight=False)
         if outcome.best is not None:  # commands to copy: never wrapped
-            console.print(f"best program: agent export {outcome.run.id[:8]} --store {task.store_url}", soft_wrap=True)
+            console.print(f"best program: agent export {outcome.run.id[:8]} --store {shown_url(task.store_url)}",
+                          soft_wrap=True)
         if outcome.status == "stopped":
-            store = f" --store {overrides['store']}" if overrides.get("store") else ""
+            store = f" --store {shown_url(overrides['store'])}" if overrides.get("store") else ""
             console.print(
                 f"stopped; continue with: agent evolve {task_file} --run {outcome.run.id[:8]}{store}", soft_wrap=True
             )

@@ -35,7 +35,7 @@ from agent.spend import SpendReport, spend_by_outcome
 from agent.stopping import NAMES, Stops
 from archives.lease import Heartbeat, busy_message, new_owner
 from archives.records import Program
-from archives.store import RunBusy, RunInfo, RunStatus, RunSummary, Store, StoreError, StoreMissing
+from archives.store import RunBusy, RunInfo, RunStatus, RunSummary, Store, StoreError, StoreMissing, shown_url
 
 NO_LLM_HINT = (
     "no LLM configured: the built-in tuner proposes (to use an LLM, set llm.models in the task "
@@ -130,8 +130,8 @@ def _open_store(task: TaskConfig, resume: bool, run_ref: str | None) -> Store:
         return Store(task.store_url, create=False)
     except StoreMissing:
         if run_ref is not None:
-            raise ConfigError(f"no run {run_ref!r} in {task.store_url} (no such store)") from None
-        raise ConfigError(f"--resume: no run of task {task.name!r} in {task.store_url}") from None
+            raise ConfigError(f"no run {run_ref!r} in {shown_url(task.store_url)} (no such store)") from None
+        raise ConfigError(f"--resume: no run of task {task.name!r} in {shown_url(task.store_url)}") from None
 
 
 def _find_run(store: Store, task: TaskConfig, resume: bool, run_ref: str | None) -> RunInfo:

@@ -7,7 +7,8 @@ know (an unknown status, an unknown order) is a caller bug and raises `ValueErro
 
 On SQLite the store turns on WAL journaling, foreign keys and a busy timeout, so a reader
 (the web viewer, `agent show`) can read while a run writes. One `Store` may be shared by the
-threads of a process: its calls are serialised by a lock.
+threads of a process: its calls are serialised by a lock. On PostgreSQL (archives/store_postgres.py)
+several controllers, on several machines, write their runs into one database at once.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def _is_corruption(exc: BaseException) -> bool:
     return code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
 
 
-def _shown_url(url: str) -> str:
+def shown_url(url: str) -> str:
+    """The URL as messages show it: without its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL at all: make_engine will say so
@@ -86,7 +88,8 @@ class Store(StoreQueries, StoreLease, StoreLearning, StoreSuites):
     `create=False` (the CLI's readers) opens an existing store and creates nothing: a missing
     SQLite file is a `StoreMissing`, a database without evoforge's tables a `StoreError`; an
     older schema version is still upgraded in place. `read_only=True` (the viewer) also never
-    writes: SQLite connections run with `PRAGMA query_only`, and an older version is refused.
+    writes: SQLite connections run with `PRAGMA query_only`, PostgreSQL ones in read-only
+    transactions, and an older version is refused.
 
     A run's `status` reads `crashed` when it is stored as `running` but its controller's lease
     is dead (archives/lease.py); the lease itself is taken and renewed through `StoreLease`.
@@ -94,7 +97,7 @@ class Store(StoreQueries, StoreLease, StoreLearning, StoreSuites):
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, read_only: bool = False, create: bool = True):
         self.url = url
-        self._shown = _shown_url(url)  # for messages: no password
+        self._shown = shown_url(url)  # for messages: no password
         self._lock = threading.RLock()
         self._closed = False
         self._last_start = 0.0

@@ -335,12 +335,17 @@ def _is_memory_sqlite(url: Any) -> bool:
 
 
 def make_engine(url: str, busy_timeout: float, *, read_only: bool = False, create: bool = True) -> Engine:
-    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout.
+    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout;
+    PostgreSQL: archives/store_postgres.py.
 
     `create=False`: a SQLite file must exist already (`StoreMissing` otherwise; nothing is
     created). `read_only`: the same, and connections refuse to write.
     """
+    from archives.store_postgres import is_postgres, postgres_engine
+
     parsed = make_url(url)
+    if is_postgres(parsed):
+        return postgres_engine(parsed, read_only=read_only)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     memory = _is_memory_sqlite(parsed)
@@ -374,7 +379,17 @@ def prepare_schema(engine: Engine, url: str, *, create: bool = True, migrate: bo
     """Refuse a database of another schema version; create the tables that are missing
     (with `create=False`, refuse a database that is not a whole evoforge store instead).
     `migrate` (default: `create`): upgrade an older schema version in place."""
+    from archives.store_postgres import schema_lock
+
     migrate = create if migrate is None else migrate
+    if create or migrate:  # several controllers may open one PostgreSQL store at once
+        with schema_lock(engine):
+            _prepare_schema(engine, url, create=create, migrate=migrate)
+    else:
+        _prepare_schema(engine, url, create=create, migrate=migrate)
+
+
+def _prepare_schema(engine: Engine, url: str, *, create: bool, migrate: bool) -> None:
     tables = set(inspect(engine).get_table_names())
     version = None
     if "meta" in tables:

@@ -55,6 +55,7 @@ def run(paths: tuple[Path, ...], name: str | None, store_url: str | None, dir_: 
     from agent.suites.runner import SuiteRunner
     from agent.suites.settings import DEFAULT_STORE, default_name, new_settings, resumed_settings
     from archives.records import Suite
+    from archives.store import shown_url
 
     name = name or default_name(paths)
     if options.get("strategy"):
@@ -80,9 +81,9 @@ def run(paths: tuple[Path, ...], name: str | None, store_url: str | None, dir_: 
             echo(f"skipped {line}")
         count = len(collected.problems)
         echo(f"suite {name}: {count} problem{'s' if count != 1 else ''}, {_budget_text(settings)} each, "
-             f"{settings.parallel} at once; store {url}")
+             f"{settings.parallel} at once; store {shown_url(url)}")
         outcome = SuiteRunner(store, url, stored, settings, collected.problems, echo).run()
-        store_option = "" if url == DEFAULT_STORE else f" --store {shlex.quote(url)}"
+        store_option = "" if url == DEFAULT_STORE else f" --store {shlex.quote(shown_url(url))}"
         again = f"agent suite run --name {shlex.quote(name)}{store_option}"
         if outcome.fatal is not None:
             click.echo(f"error: suite stopped: {outcome.fatal} (this would fail every problem); "
@@ -125,11 +126,13 @@ def _print_table(store, name: str) -> None:
 @_user_errors
 def list_suites(store_url: str | None) -> None:
     """List the suites in the store: problems and where they stand."""
+    from archives.store import shown_url
+
     url = store_url or _default_store()
     with _store(url, create=False) as store:
         suites = store.suites()
         if not suites:
-            click.echo(f"no suites in {url}: start one with `agent suite run FOLDER`")
+            click.echo(f"no suites in {shown_url(url)}: start one with `agent suite run FOLDER`")
             return
         from agent.suites.report import build_report
 

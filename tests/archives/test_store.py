@@ -1,4 +1,5 @@
-"""Contract tests of the lineage store, run over a SQLite file and in-memory SQLite."""
+"""Contract tests of the lineage store, run over a SQLite file, in-memory SQLite and PostgreSQL
+(tests/postgres.py: skipped without a server)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ import pytest
 
 from archives.records import EvalResult, LLMCall, Program, source_hash, StageResult, Status, Suite, SuiteProblem
 from archives.store import RunInfo, RunSummary, StageRecord, Store, StoreError
+from tests.postgres import fresh_schema
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "postgres":
+        with fresh_schema() as url, Store(url) as s:
+            yield s
+        return
     url = f"sqlite:///{tmp_path / 'runs' / 'task.db'}" if request.param == "file" else "sqlite://"
     with Store(url) as s:
         yield s
@@ -532,3 +538,10 @@ def test_store_errors_never_show_the_url_password() -> None:
     with pytest.raises(StoreError) as info:
         Store("nosuchdialect://user:hunter2@db.example/evo")
     assert "hunter2" not in str(info.value) and "***" in str(info.value)
+
+
+def test_a_store_url_is_shown_without_its_password():
+    from archives.store import shown_url
+
+    assert shown_url("postgresql://me:secret@db.example/evo") == "postgresql://me:***@db.example/evo"
+    assert shown_url("sqlite:///runs/t.db") == "sqlite:///runs/t.db"

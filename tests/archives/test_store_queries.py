@@ -8,10 +8,15 @@ import pytest
 
 from archives.records import EvalResult, LLMCall, Program, StageResult, Status
 from archives.store import Store, StoreError
+from tests.postgres import fresh_schema
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "postgres":
+        with fresh_schema() as url, Store(url) as s:
+            yield s
+        return
     url = f"sqlite:///{tmp_path / 'q.db'}" if request.param == "file" else "sqlite://"
     with Store(url) as s:
         yield s
