@@ -72,6 +72,8 @@ def evolve(task_file: Path, resume: bool, run_ref: str | None, quiet: bool, **ov
                 )
         except RunFailed as exc:
             stops.ending()
+            if exc.best_so_far:  # what the run found before it failed is not lost
+                click.echo(exc.best_so_far)
             _fail(str(exc))
         except RunCrashed as exc:
             import traceback

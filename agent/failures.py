@@ -14,4 +14,8 @@ from __future__ import annotations
 
 
 class RunFailed(Exception):
-    """The run cannot go on; `str()` is one line naming the cause."""
+    """The run cannot go on; `str()` is one line naming the cause. `best_so_far`: set by the
+    session when the run had found a correct program before it failed (one line, with the
+    command that exports it)."""
+
+    best_so_far: str | None = None

@@ -268,6 +268,8 @@ def _run_session(
             heartbeat.stop()
             _stop_sandbox(parts.evaluator)
             error = _record_end(store, controller, run.id, owner, status, notes, error)
+            if isinstance(error, RunFailed):
+                error.best_so_far = _best_so_far(store, run.id, task.store_url)
     if error is not None:
         raise error
     with stops.recording():  # the run has ended: a signal now must not make it look otherwise
@@ -302,6 +304,20 @@ def _final_report(store: Store, run_id: str, evaluator: object, reporter: Report
     except Exception as exc:  # noqa: BLE001 - the run is done; say why there is no report
         reporter.message(f"warning: the evaluator's final report failed: {_one_line(exc)}")
         return None
+
+
+def _best_so_far(store: Store, run_id: str, store_url: str) -> str | None:
+    """What a failed run had found, to say beside why it failed (None: nothing correct, or the
+    store cannot be read any more)."""
+    try:
+        best = store.best_programs(run_id, 1)
+        evaluated = store.run_summary(run_id).evaluated
+    except StoreError:
+        return None
+    if not best:
+        return None
+    return (f"best so far: fitness {best[0].fitness:.6g} (program {best[0].id[:8]}, of {evaluated} evaluated); "
+            f"export it: agent export {run_id[:8]} --store {shown_url(store_url)}")
 
 
 def _record_end(

@@ -43,4 +43,7 @@ def test_a_model_that_fails_the_same_way_whatever_it_is_asked_fails_the_run_with
     assert summary.run.notes.startswith("stopped: 5 proposals in a row for program "), summary.run.notes
     errors = proc.stderr.strip().splitlines()
     assert errors[-1] == f"error: {summary.run.notes}" and "Traceback" not in proc.stderr
+    best = next(line for line in proc.stdout.splitlines() if line.startswith("best so far: "))
+    assert f"(program {programs[0].id[:8]}, of 1 evaluated)" in best  # the initial program, correct
+    assert best.endswith(f"agent export {summary.run.id[:8]} --store sqlite:///{tmp_path / 'store.db'}")
     assert len(unapplied) < 40  # what the fruitless guard allowed before
