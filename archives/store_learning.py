@@ -82,6 +82,7 @@ class StoreLearning:
     """The learning proposer's records; each method is one `Store._session`."""
 
     _session: Any  # Store's: (what) -> context manager of a Session
+    _records: Any  # Store's: (query, what) -> the rows' records
 
     # -- meta-prompts ----------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class StoreLearning:
     def meta_prompts(self, run_id: str) -> list[MetaPrompt]:
         """The run's meta-prompts, oldest first."""
         query = select(MetaPromptRow).where(MetaPromptRow.run_id == run_id)
-        return self._rows(query.order_by(MetaPromptRow.created_at, MetaPromptRow.id), "read meta-prompts")
+        return self._records(query.order_by(MetaPromptRow.created_at, MetaPromptRow.id), "read meta-prompts")
 
     # -- plans -----------------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class StoreLearning:
 
     def plans(self, run_id: str) -> list[Plan]:
         query = select(PlanRow).where(PlanRow.run_id == run_id).order_by(PlanRow.created_at, PlanRow.id)
-        return self._rows(query, "read plans")
+        return self._records(query, "read plans")
 
     # -- knowledge -------------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class StoreLearning:
         query = select(KnowledgeRow).order_by(KnowledgeRow.created_at, KnowledgeRow.id)
         if not include_demoted:
             query = query.where(KnowledgeRow.demoted.is_(False))
-        return self._rows(query, "read the knowledge base")
+        return self._records(query, "read the knowledge base")
 
     def get_knowledge(self, id_or_prefix: str) -> KnowledgeEntry:
         from archives.store import _by_prefix
@@ -158,7 +159,3 @@ class StoreLearning:
     def set_call_reward(self, call_id: str, reward: float | None) -> None:
         with self._session(f"record the reward of LLM call {call_id}") as s:
             s.execute(update(LLMCallRow).where(LLMCallRow.id == call_id).values(reward=reward))
-
-    def _rows(self, query: Any, what: str) -> list[Any]:
-        with self._session(what) as s:
-            return [row.to_record() for row in s.scalars(query).all()]

@@ -52,6 +52,7 @@ class StoreSuites:
     """Suites and their problems; each method is one `Store._session`."""
 
     _session: Any  # Store's: (what) -> context manager of a Session
+    _records: Any  # Store's: (query, what) -> the rows' records
 
     def add_suite(self, suite: Suite) -> Suite:
         """Record a new suite (StoreError when the name is taken)."""
@@ -67,8 +68,7 @@ class StoreSuites:
 
     def suites(self) -> list[Suite]:
         """Every suite, oldest first."""
-        with self._session("read suites") as s:
-            return [r.to_record() for r in s.scalars(select(SuiteRow).order_by(SuiteRow.created_at)).all()]
+        return self._records(select(SuiteRow).order_by(SuiteRow.created_at), "read suites")
 
     def put_suite_problem(self, problem: SuiteProblem) -> SuiteProblem:
         """Insert the problem or replace what is stored for (suite, name)."""
@@ -81,5 +81,4 @@ class StoreSuites:
     def suite_problems(self, suite: str) -> list[SuiteProblem]:
         """The suite's problems in name order."""
         query = select(SuiteProblemRow).where(SuiteProblemRow.suite == suite).order_by(SuiteProblemRow.name)
-        with self._session(f"read the problems of suite {suite!r}") as s:
-            return [r.to_record() for r in s.scalars(query).all()]
+        return self._records(query, f"read the problems of suite {suite!r}")

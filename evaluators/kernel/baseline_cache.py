@@ -10,8 +10,7 @@ The cache is a JSON file (by default `baselines.json` beside the device ceilings
 environment variable EVOFORGE_BASELINES names another) mapping a `BaselineKey` (the reference
 source's hash, the benchmark shape, the GPU's name, the torch version) to a `Baseline`. A file
 that cannot be read or does not parse counts as empty; nothing is raised. Writers merge their
-entry under a lock file and replace the file by renaming a complete temporary one, so two runs
-writing at once neither corrupt it nor lose each other's entries.
+entry as json_cache.py does, so two runs writing at once neither corrupt it nor lose entries.
 
 The GPU's name comes from `nvidia-smi` and the torch version from the installed package's
 metadata: both as the controller sees them (a sandbox image with another torch is keyed by the
@@ -22,19 +21,18 @@ nothing is cached.
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluators.kernel import json_cache
 from sandbox.gpus import job_device
 
 BASELINES_VAR = "EVOFORGE_BASELINES"
@@ -92,7 +90,7 @@ class BaselineCache:
         self.path = Path(path)
 
     def get(self, key: BaselineKey) -> Baseline | None:
-        entry = _read(self.path).get(key.text())
+        entry = json_cache.read(self.path).get(key.text())
         if not isinstance(entry, dict):
             return None
         compile_ms, eager_ms = entry.get("compile_ms"), entry.get("eager_ms")
@@ -106,31 +104,7 @@ class BaselineCache:
         entry = {"compile_ms": baseline.compile_ms, "eager_ms": baseline.eager_ms,
                  "measured_at": baseline.measured_at or time.time(), "reference_sha256": key.reference,
                  "shape": json.loads(key.shape), "gpu": key.gpu, "torch": key.torch}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
-                entries = _read(self.path)
-                entries[key.text()] = entry
-                fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}-")
-                try:
-                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                        json.dump(entries, fh, indent=1)
-                    os.replace(tmp, self.path)
-                except BaseException:
-                    os.unlink(tmp)
-                    raise
-        except OSError:
-            return False
-        return True
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return json_cache.put(self.path, key.text(), entry)
 
 
 def _positive(value: Any) -> bool:

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from archives.records import EvalResult, Program, StageResult, Status
 from evaluators.base import join_feedback, numbers_and_text, read_job, stages_from, syntax_failure
+from evaluators.kernel import json_cache
 from evaluators.kernel.baseline_cache import Baseline, BaselineCache, baseline_key, cache_path
 from evaluators.kernel.candidate_inbox import CANDIDATE
 from evaluators.kernel.compile_errors import BUILD_FAILED
@@ -281,7 +282,8 @@ class KernelEvaluator:
             if "ceilings" in text and self._ceilings is None:
                 try:
                     self._ceilings = json.loads(text.pop("ceilings"))
-                    _store_ceilings(Path(self.options["ceilings_path"]), self._ceilings)
+                    json_cache.put(Path(self.options["ceilings_path"]), str(self._ceilings.get("device", "unknown")),
+                                   self._ceilings)
                 except (ValueError, OSError):
                     pass
             text.pop("ceilings", None)
@@ -300,18 +302,6 @@ _THREAD_CAPS = {name: str(max(1, min(4, os.cpu_count() or 1))) for name in ("OMP
 """CPU threads per process of a kernel job (the judge's and the candidate's: child.py passes
 them on). torch otherwise starts a thread per core in each, and on a host of 64-128 cores two
 processes' threads pass the job's process limit (Limits.max_processes counts threads)."""
-
-
-def _store_ceilings(path: Path, ceilings: dict[str, Any]) -> None:
-    cache: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            cache = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            cache = {}
-    cache[str(ceilings.get("device", "unknown"))] = ceilings
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(cache, indent=2), encoding="utf-8")
 
 
 def _judge_fault(result: EvalResult) -> bool:
